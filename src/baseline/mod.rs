@@ -1,0 +1,358 @@
+//! Baselines: for each actor-day D, what that actor would be expected to do,
+//! from days before D only (contract §3).
+//!
+//! - personal history: the actor's *learned* days (not judged anomalous) in a
+//!   trailing window, restarted when the actor changes team;
+//! - peers: the team (or `actor_kind` when the team is small), summarised by
+//!   the members' own baselines: median level, between-member spread,
+//!   typical day-to-day spread, weekend shift, shares and hour profile;
+//! - a team-wide surge on day D moves every member's expectation by the
+//!   median change of the *other* members that day.
+//!
+//! [`models`] turns these into predictive distributions; [`Baselines`] walks
+//! the days and is told by the scorer which days to learn.
+
+pub mod models;
+pub mod peers;
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{Datelike, NaiveDate, Weekday};
+
+pub use models::{CountModel, PeerCount, ShareModel};
+
+use crate::features::{ActorDay, ItemKind};
+use crate::settings::Settings;
+use crate::stats::median;
+
+/// The counts judged on a log scale, in [`Baseline::counts`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    Records,
+    Customers,
+}
+
+impl Count {
+    pub const ALL: [Count; 2] = [Count::Records, Count::Customers];
+    pub fn of(self, row: &ActorDay) -> f64 {
+        match self {
+            // Exports are judged by `bulk_export`; counting them here too
+            // would flag every scheduled report twice.
+            Count::Records => (row.records - row.export_rows).max(0.0),
+            Count::Customers => row.distinct_customers,
+        }
+    }
+}
+
+/// A first use of an item today, with how common it is among peers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewItem {
+    pub value: String,
+    /// Peers (excluding the actor) who have used it.
+    pub peer_users: usize,
+    pub peers: usize,
+}
+
+/// The actor's novelty rate for one item kind, and today's new items.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Novelty {
+    /// Posterior probability that a day brings a new item of this kind.
+    pub rate: f64,
+    pub new_items: Vec<NewItem>,
+}
+
+/// Everything a detector may compare an actor-day against.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    /// The peer group used: `team:NAME`, `kind:KIND` or `all`.
+    pub group: String,
+    /// Learned personal days in the window.
+    pub n_personal: usize,
+    pub counts: [Option<CountModel>; 2],
+    /// Rows exported on a day with exports.
+    pub export: Option<CountModel>,
+    pub export_days: usize,
+    pub sensitive: Option<ShareModel>,
+    /// Which local hours are off-hours for this actor, and the share model.
+    pub off_hours: Option<([bool; 24], ShareModel)>,
+    pub novelty: [Option<Novelty>; 4],
+}
+
+/// One actor's learned history.
+#[derive(Debug, Default, Clone)]
+pub struct ActorHistory {
+    pub team: Option<String>,
+    pub kind: String,
+    /// Row indices of learned days, in day order.
+    pub learned: Vec<usize>,
+    pub seen: [HashSet<String>; 4],
+    /// Learned days (after the first) that brought a new item, per kind.
+    pub novelty_days: [u32; 4],
+    pub observed_days: u32,
+    pub last_active: Option<NaiveDate>,
+}
+
+pub fn is_weekend(day: NaiveDate) -> bool {
+    matches!(day.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+/// The causal baseline engine.
+pub struct Baselines<'r> {
+    rows: &'r [ActorDay],
+    settings: &'r Settings,
+    pub actors: Vec<ActorHistory>,
+}
+
+impl<'r> Baselines<'r> {
+    pub fn new(n_actors: usize, rows: &'r [ActorDay], settings: &'r Settings) -> Self {
+        Baselines {
+            rows,
+            settings,
+            actors: vec![ActorHistory::default(); n_actors],
+        }
+    }
+
+    fn window_start(&self, day: NaiveDate, days: u32) -> NaiveDate {
+        day - chrono::Duration::days(days as i64)
+    }
+
+    /// Learned rows of an actor within the trailing window before `day`.
+    pub fn window(
+        &self,
+        actor: usize,
+        day: NaiveDate,
+        days: u32,
+    ) -> impl Iterator<Item = &ActorDay> {
+        let start = self.window_start(day, days);
+        self.actors[actor]
+            .learned
+            .iter()
+            .rev()
+            .map(|&i| &self.rows[i])
+            .take_while(move |r| r.day >= start)
+            .filter(move |r| r.day < day)
+    }
+
+    /// Baselines for every row of `day` (`today` holds their row indices).
+    pub fn for_day(&mut self, day: NaiveDate, today: &[usize]) -> Vec<Baseline> {
+        // A team change starts a fresh personal baseline.
+        for &i in today {
+            let row = &self.rows[i];
+            let h = &mut self.actors[row.actor];
+            if h.last_active.is_some() && row.team.is_some() && h.team != row.team {
+                *h = ActorHistory::default();
+            }
+            h.team = row.team.clone().or(h.team.take());
+            h.kind = row.kind.clone();
+            h.last_active = Some(day);
+        }
+        let peers = peers::PeerStats::build(self, day);
+        let mut out: Vec<Baseline> = today
+            .iter()
+            .map(|&i| self.baseline(&self.rows[i], day, &peers))
+            .collect();
+        self.adjust_for_team_surge(today, &mut out);
+        out
+    }
+
+    fn baseline(&self, row: &ActorDay, day: NaiveDate, peers: &peers::PeerStats) -> Baseline {
+        let s = self.settings;
+        let group = peers.group_of(row.actor);
+        let history: Vec<&ActorDay> = self.window(row.actor, day, s.window_days).collect();
+        let weekend = is_weekend(day);
+        let mut counts = [None, None];
+        for (k, count) in Count::ALL.iter().enumerate() {
+            let peer = peers.count(row.actor, k);
+            let shift = peer.map(|p| p.weekend_shift).unwrap_or(0.0);
+            let values: Vec<f64> = history
+                .iter()
+                .map(|r| count.of(r).ln_1p() - if is_weekend(r.day) { shift } else { 0.0 })
+                .collect();
+            counts[k] = models::count_predictive(&values, peer, s.prior_days, s.count_scale_floor)
+                .map(|m| if weekend { m.shifted(shift, 0.0) } else { m });
+        }
+        // Exports: sizes of past export days over a longer window; without
+        // peers who export, an export is judged against the actor's own daily
+        // record volume (a first export is evidence in proportion to its size).
+        let export_sizes: Vec<f64> = self
+            .window(row.actor, day, s.export_window_days)
+            .filter(|r| r.export_rows > 0.0)
+            .map(|r| r.export_rows.ln_1p())
+            .collect();
+        let export_peer = peers.export(row.actor).or_else(|| {
+            counts[0].map(|m| PeerCount {
+                mu: m.loc,
+                tau: m.scale,
+                sigma: m.scale,
+                weekend_shift: 0.0,
+            })
+        });
+        let export = models::count_predictive(
+            &export_sizes,
+            export_peer,
+            s.prior_days,
+            s.count_scale_floor,
+        );
+        let share_days: Vec<(f64, f64)> = history
+            .iter()
+            .map(|r| (r.sensitive_events, r.data_events))
+            .collect();
+        let sensitive = peers
+            .sensitive_share(row.actor)
+            .map(|g| models::share_predictive(&share_days, g, s.share_prior_events));
+        let off_hours = self.off_hours(&history, peers.hour_profile(row.actor));
+        let novelty = ItemKind::ALL.map(|kind| self.novelty(row, kind, peers));
+        Baseline {
+            group,
+            n_personal: history.len(),
+            counts,
+            export,
+            export_days: export_sizes.len(),
+            sensitive,
+            off_hours,
+            novelty,
+        }
+    }
+
+    fn off_hours(
+        &self,
+        history: &[&ActorDay],
+        peer_profile: Option<[f64; 24]>,
+    ) -> Option<([bool; 24], ShareModel)> {
+        let mut counts = [0.0; 24];
+        for r in history {
+            for h in 0..24 {
+                counts[h] += r.hours[h];
+            }
+        }
+        let total: f64 = counts.iter().sum();
+        let lambda = self.settings.share_prior_events;
+        let peer = peer_profile.unwrap_or([1.0 / 24.0; 24]);
+        if total == 0.0 && peer_profile.is_none() {
+            return None;
+        }
+        let profile: Vec<f64> = (0..24)
+            .map(|h| (counts[h] + lambda * peer[h]) / (total + lambda))
+            .collect();
+        let mut off = [false; 24];
+        let mut share = 0.0;
+        for h in 0..24 {
+            if profile[h] < self.settings.off_hours_share {
+                off[h] = true;
+                share += profile[h];
+            }
+        }
+        if !off.iter().any(|&o| o) {
+            return None;
+        }
+        let share = share.clamp(1e-3, 0.5);
+        // Off-hours work comes in sessions, so days vary a lot: a fixed,
+        // modest concentration keeps one late evening from looking extreme.
+        let phi = 20.0;
+        Some((
+            off,
+            ShareModel {
+                a: share * phi,
+                b: (1.0 - share) * phi,
+            },
+        ))
+    }
+
+    fn novelty(&self, row: &ActorDay, kind: ItemKind, peers: &peers::PeerStats) -> Option<Novelty> {
+        let h = &self.actors[row.actor];
+        let k = kind.index();
+        if h.observed_days < 3 {
+            return None;
+        }
+        let rate = (h.novelty_days[k] as f64 + 1.0) / (h.observed_days as f64 + 10.0);
+        let new_items = row.items[k]
+            .iter()
+            .filter(|v| !h.seen[k].contains(*v))
+            .map(|v| {
+                let (peer_users, peers) = peers.item_users(self, row.actor, kind, v);
+                NewItem {
+                    value: v.clone(),
+                    peer_users,
+                    peers,
+                }
+            })
+            .collect();
+        Some(Novelty { rate, new_items })
+    }
+
+    /// Moves each member's count expectations by the median change of the
+    /// other members of the group active today (only upward: a quiet team
+    /// day does not make ordinary work look unusual).
+    fn adjust_for_team_surge(&self, today: &[usize], baselines: &mut [Baseline]) {
+        let mut by_group: HashMap<String, Vec<usize>> = HashMap::new();
+        for (j, b) in baselines.iter().enumerate() {
+            by_group.entry(b.group.clone()).or_default().push(j);
+        }
+        for members in by_group.values() {
+            if members.len() < 4 {
+                continue;
+            }
+            for k in 0..Count::ALL.len() {
+                let residuals: Vec<Option<f64>> = members
+                    .iter()
+                    .map(|&j| {
+                        baselines[j].counts[k]
+                            .filter(|m| m.n_personal >= 3)
+                            .map(|m| (Count::ALL[k].of(&self.rows[today[j]]).ln_1p() - m.loc) / 1.0)
+                    })
+                    .collect();
+                let scales: Vec<f64> = members
+                    .iter()
+                    .filter_map(|&j| baselines[j].counts[k].map(|m| m.scale))
+                    .collect();
+                let typical_scale = median(&scales);
+                for (a, &j) in members.iter().enumerate() {
+                    let others: Vec<f64> = residuals
+                        .iter()
+                        .enumerate()
+                        .filter(|(b, _)| *b != a)
+                        .filter_map(|(_, r)| *r)
+                        .collect();
+                    if others.len() < 3 {
+                        continue;
+                    }
+                    let shift = median(&others);
+                    if shift > 0.0 {
+                        let extra = std::f64::consts::FRAC_PI_2 * typical_scale.powi(2)
+                            / others.len() as f64;
+                        if let Some(m) = baselines[j].counts[k] {
+                            baselines[j].counts[k] = Some(m.shifted(shift, extra));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends `row`'s day: a learned day joins the baseline and the seen sets;
+    /// an anomalous one is kept out.
+    pub fn learn(&mut self, row_index: usize, anomalous: bool) {
+        if anomalous {
+            return;
+        }
+        let row = &self.rows[row_index];
+        let h = &mut self.actors[row.actor];
+        let first = h.learned.is_empty() && h.observed_days == 0;
+        for kind in ItemKind::ALL {
+            let k = kind.index();
+            let mut new = false;
+            for v in &row.items[k] {
+                new |= h.seen[k].insert(v.clone());
+            }
+            if new && !first {
+                h.novelty_days[k] += 1;
+            }
+        }
+        if !first {
+            h.observed_days += 1;
+        } else {
+            h.observed_days = 0;
+        }
+        h.learned.push(row_index);
+    }
+}

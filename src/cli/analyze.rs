@@ -1,0 +1,74 @@
+//! `leakwatch analyze`: the main job.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::Args;
+
+use super::InputArgs;
+use crate::error::Result;
+use crate::pipeline::{self, AnalyzeOptions};
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Output directory for alerts.jsonl and run.json.
+    #[arg(long, default_value = "leakwatch-out", value_hint = clap::ValueHint::DirPath, env = "LEAKWATCH_OUT", help_heading = "Output")]
+    pub out: PathBuf,
+
+    /// First day to score and write (inclusive, YYYY-MM-DD); earlier input still builds baselines.
+    #[arg(long, help_heading = "Days")]
+    pub from: Option<NaiveDate>,
+
+    /// Last day to score and write (inclusive, YYYY-MM-DD).
+    #[arg(long, help_heading = "Days")]
+    pub to: Option<NaiveDate>,
+
+    /// Set rejected rows aside in this JSON Lines file and go on, instead of stopping.
+    #[arg(long, value_hint = clap::ValueHint::FilePath, help_heading = "Input")]
+    pub quarantine: Option<PathBuf>,
+
+    /// Print nothing but errors (the table and summary are skipped).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn run(args: AnalyzeArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let settings = args.input.settings(args.from, args.to)?;
+    let options = AnalyzeOptions {
+        inputs: args.input.paths.clone(),
+        tickets: args.input.tickets(),
+        out: args.out.clone(),
+        quarantine: args.quarantine.clone(),
+    };
+    let analysis = pipeline::analyze(&options, &settings)?;
+    if !args.quiet {
+        print!("{}", analysis.table);
+        let c = &analysis.counts;
+        eprintln!(
+            "read {} rows from {} file(s): {} events, {} rejected, {} duplicates dropped, {} search/export rows without a record count; {} actor-days scored; {:.1}s",
+            c.rows,
+            c.files,
+            c.events,
+            c.rejected,
+            c.duplicates,
+            c.unknown_records,
+            c.actor_days,
+            started.elapsed().as_secs_f64()
+        );
+        if !analysis.unknown_columns.is_empty() {
+            eprintln!(
+                "ignored columns not in the contract: {}",
+                analysis.unknown_columns.join(", ")
+            );
+        }
+        if options.tickets.is_empty() {
+            eprintln!("need-to-know judging is off (no --tickets)");
+        }
+        eprintln!("wrote {}", args.out.join("alerts.jsonl").display());
+    }
+    Ok(())
+}

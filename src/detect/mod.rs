@@ -1,0 +1,96 @@
+//! Detectors: each compares one aspect of an actor-day with its
+//! [`Baseline`] and returns a [`Finding`]: a p-value from a proper tail
+//! probability, the observed and expected values, and one line in plain
+//! words. A new detector is one new file plus one line in [`registry`].
+//! [`combine`] merges an actor-day's findings into one p-value, FDR q-values,
+//! score and severity.
+
+pub mod bulk_export;
+pub mod combine;
+pub mod distinct_customers;
+pub mod new_items;
+pub mod off_hours;
+pub mod record_volume;
+pub mod sensitive_share;
+
+use crate::baseline::Baseline;
+use crate::features::{ActorDay, ItemKind};
+
+/// One detector's verdict on one actor-day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub detector: &'static str,
+    pub p_value: f64,
+    pub observed: f64,
+    pub expected: f64,
+    pub detail: String,
+}
+
+/// Compares one aspect of an actor-day with the actor's baseline.
+pub trait Detector: Send + Sync {
+    /// The name used in alerts' `reasons`.
+    fn name(&self) -> &'static str;
+    /// `None` when the detector has nothing to judge (no exports today, no
+    /// baseline yet): it then takes no part in the combination.
+    fn evaluate(&self, today: &ActorDay, baseline: &Baseline) -> Option<Finding>;
+}
+
+/// Every detector, in a fixed order.
+pub fn registry() -> Vec<Box<dyn Detector>> {
+    vec![
+        Box::new(record_volume::RecordVolume),
+        Box::new(distinct_customers::DistinctCustomers),
+        Box::new(bulk_export::BulkExport),
+        Box::new(sensitive_share::SensitiveShare),
+        Box::new(off_hours::OffHours),
+        Box::new(new_items::NewItems(ItemKind::Field)),
+        Box::new(new_items::NewItems(ItemKind::Client)),
+        Box::new(new_items::NewItems(ItemKind::SourceIp)),
+        Box::new(new_items::NewItems(ItemKind::Resource)),
+    ]
+}
+
+/// Formats a count for a sentence.
+pub(crate) fn num(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 || x.abs() >= 100.0 {
+        format!("{:.0}", x)
+    } else {
+        format!("{:.1}", x)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::baseline::{CountModel, ShareModel};
+
+    pub fn day() -> ActorDay {
+        ActorDay {
+            day: chrono::NaiveDate::from_ymd_opt(2024, 3, 6).unwrap(),
+            kind: "employee".into(),
+            ..ActorDay::default()
+        }
+    }
+
+    pub fn count(typical: f64, scale: f64, n: usize) -> CountModel {
+        CountModel {
+            loc: typical.ln_1p(),
+            scale,
+            dof: 6.0 + n as f64,
+            n_personal: n,
+        }
+    }
+
+    pub fn baseline() -> Baseline {
+        Baseline {
+            group: "team:t".into(),
+            n_personal: 20,
+            counts: [Some(count(100.0, 0.25, 20)), Some(count(60.0, 0.25, 20))],
+            export: None,
+            export_days: 0,
+            sensitive: Some(ShareModel { a: 2.0, b: 18.0 }),
+            off_hours: None,
+            novelty: [None, None, None, None],
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Features: reduces validated events to per-actor-day tables, as polars
+//! expressions, one input chunk at a time (so a year of raw events is never
+//! held), and merges the chunks' tables.
+//!
+//! - `actor_days`: one row per actor and day with counts and sums;
+//! - `hours`: events per actor, day and local hour;
+//! - `items`: clients, source IPs, resources and fields used per actor-day;
+//! - `customers`: one row per actor, day and customer touched.
+//!
+//! `table` turns the merged tables into the [`ActorDay`] rows the baselines
+//! and detectors walk through in day order.
+
+pub mod table;
+
+use polars::prelude::*;
+
+pub use table::{ActorDay, ActorDays, ItemKind};
+
+use crate::error::Result;
+use crate::schema::*;
+use crate::settings::Settings;
+
+pub const EVENTS: &str = "events";
+pub const RECORDS_KNOWN: &str = "records_known";
+pub const RECORDS_UNKNOWN: &str = "records_unknown";
+pub const VIEWS: &str = "views";
+pub const SEARCHES: &str = "searches";
+pub const EXPORTS: &str = "exports";
+pub const EXPORT_ROWS: &str = "export_rows";
+pub const EXPORT_UNKNOWN: &str = "export_unknown";
+pub const UPDATES: &str = "updates";
+pub const DELETES: &str = "deletes";
+pub const LOGINS: &str = "logins";
+pub const DENIED: &str = "denied";
+pub const ERRORS: &str = "errors";
+pub const DATA_EVENTS: &str = "data_events";
+pub const SENSITIVE_EVENTS: &str = "sensitive_events";
+pub const TEAM_TS: &str = "team_ts";
+pub const KIND_TS: &str = "kind_ts";
+pub const N: &str = "n";
+pub const KIND: &str = "kind";
+pub const VALUE: &str = "value";
+pub const ACCESSES: &str = "accesses";
+pub const FIRST_TS: &str = "first_ts";
+pub const LAST_TS: &str = "last_ts";
+
+/// Columns summed when merging actor-day partials.
+const SUMMED: [&str; 15] = [
+    EVENTS,
+    RECORDS_KNOWN,
+    RECORDS_UNKNOWN,
+    VIEWS,
+    SEARCHES,
+    EXPORTS,
+    EXPORT_ROWS,
+    EXPORT_UNKNOWN,
+    UPDATES,
+    DELETES,
+    LOGINS,
+    DENIED,
+    ERRORS,
+    DATA_EVENTS,
+    SENSITIVE_EVENTS,
+];
+
+/// The per-actor-day tables of one chunk of events, or of all of them.
+#[derive(Clone)]
+pub struct FeatureTables {
+    pub actor_days: DataFrame,
+    pub hours: DataFrame,
+    pub items: DataFrame,
+    pub customers: DataFrame,
+}
+
+/// Local day and hour of each event (UTC unless a time zone is set).
+fn local_time(settings: &Settings) -> (Expr, Expr) {
+    let local = match &settings.timezone {
+        None => col(TS),
+        Some(tz) => col(TS)
+            .dt()
+            .replace_time_zone(Some(TimeZone::UTC), lit("raise"), NonExistent::Raise)
+            .dt()
+            .convert_time_zone(
+                TimeZone::opt_try_new(Some(tz.as_str()))
+                    .ok()
+                    .flatten()
+                    .unwrap_or(TimeZone::UTC),
+            ),
+    };
+    (
+        local.clone().dt().date(),
+        local.dt().hour().cast(DataType::Int32),
+    )
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::new();
+    for ch in s.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(ch) {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// True for events reading a sensitive field or resource.
+fn sensitive(settings: &Settings) -> Expr {
+    let fields: Vec<String> = settings
+        .sensitive_fields
+        .iter()
+        .map(|f| regex_escape(f))
+        .collect();
+    let field_hit = if fields.is_empty() {
+        lit(false)
+    } else {
+        col(FIELDS)
+            .str()
+            .contains(
+                lit(format!(r"(?i)(^|;)\s*({})\s*(;|$)", fields.join("|"))),
+                true,
+            )
+            .fill_null(lit(false))
+    };
+    let resources: Vec<String> = settings
+        .sensitive_resources
+        .iter()
+        .map(|r| r.to_lowercase())
+        .collect();
+    let resource_hit = col(RESOURCE)
+        .str()
+        .to_lowercase()
+        .is_in(lit(Series::new("r".into(), resources)).implode(true), false)
+        .fill_null(lit(false));
+    field_hit.or(resource_hit)
+}
+
+fn count_where(cond: Expr) -> Expr {
+    cond.cast(DataType::Int64).sum()
+}
+
+/// Reduces one chunk of canonical events to its feature tables.
+pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
+    let (day, hour) = local_time(settings);
+    let events = events
+        .lazy()
+        .with_columns([
+            day.alias(DAY),
+            hour.alias(HOUR),
+            sensitive(settings).alias(SENSITIVE),
+        ])
+        .collect()?;
+    let action = |a: &str| col(ACTION).eq(lit(a));
+    let is_export = action("export");
+    let actor_days = events
+        .clone()
+        .lazy()
+        .group_by([col(ACTOR), col(DAY)])
+        .agg([
+            len().cast(DataType::Int64).alias(EVENTS),
+            col(RECORDS).sum().alias(RECORDS_KNOWN),
+            count_where(col(RECORDS).is_null()).alias(RECORDS_UNKNOWN),
+            count_where(action("view")).alias(VIEWS),
+            count_where(action("search")).alias(SEARCHES),
+            count_where(is_export.clone()).alias(EXPORTS),
+            col(RECORDS)
+                .filter(is_export.clone())
+                .sum()
+                .alias(EXPORT_ROWS),
+            count_where(is_export.clone().and(col(RECORDS).is_null())).alias(EXPORT_UNKNOWN),
+            count_where(action("update")).alias(UPDATES),
+            count_where(action("delete")).alias(DELETES),
+            count_where(action("login")).alias(LOGINS),
+            count_where(col(STATUS).eq(lit("denied"))).alias(DENIED),
+            count_where(col(STATUS).eq(lit("error"))).alias(ERRORS),
+            count_where(action("login").not()).alias(DATA_EVENTS),
+            count_where(col(SENSITIVE).and(action("login").not())).alias(SENSITIVE_EVENTS),
+            col(TEAM)
+                .filter(col(TEAM).is_not_null())
+                .sort_by(
+                    [col(TS).filter(col(TEAM).is_not_null())],
+                    SortMultipleOptions::default(),
+                )
+                .last()
+                .alias(TEAM),
+            col(TS).filter(col(TEAM).is_not_null()).max().alias(TEAM_TS),
+            col(ACTOR_KIND)
+                .sort_by([col(TS)], SortMultipleOptions::default())
+                .last()
+                .alias(ACTOR_KIND),
+            col(TS).max().alias(KIND_TS),
+        ])
+        .collect()?;
+    let hours = events
+        .clone()
+        .lazy()
+        .group_by([col(ACTOR), col(DAY), col(HOUR)])
+        .agg([len().cast(DataType::Int64).alias(N)])
+        .collect()?;
+    let item = |kind: &str, value: Expr| {
+        events
+            .clone()
+            .lazy()
+            .select([
+                col(ACTOR),
+                col(DAY),
+                lit(kind).alias(KIND),
+                value.alias(VALUE),
+            ])
+            .filter(col(VALUE).is_not_null())
+    };
+    let fields = item(ItemKind::Field.name(), col(FIELDS).str().split(lit(";")))
+        .explode(
+            cols([VALUE]),
+            ExplodeOptions {
+                empty_as_null: true,
+                keep_nulls: false,
+            },
+        )
+        .with_column(col(VALUE).str().strip_chars(lit(NULL)).str().to_lowercase())
+        .filter(col(VALUE).is_not_null().and(col(VALUE).neq(lit(""))));
+    let items = concat(
+        [
+            item(ItemKind::Client.name(), col(CLIENT)),
+            item(ItemKind::SourceIp.name(), col(SOURCE_IP)),
+            item(ItemKind::Resource.name(), col(RESOURCE)),
+            fields,
+        ],
+        UnionArgs::default(),
+    )?
+    .group_by([col(ACTOR), col(DAY), col(KIND), col(VALUE)])
+    .agg([len().cast(DataType::Int64).alias(N)])
+    .collect()?;
+    let customers = events
+        .lazy()
+        .filter(col(CUSTOMER_ID).is_not_null())
+        .group_by([col(ACTOR), col(DAY), col(CUSTOMER_ID)])
+        .agg([
+            col(CUSTOMER_SEGMENT)
+                .drop_nulls()
+                .first()
+                .alias(CUSTOMER_SEGMENT),
+            len().cast(DataType::Int64).alias(ACCESSES),
+            col(TS).min().alias(FIRST_TS),
+            col(TS).max().alias(LAST_TS),
+        ])
+        .collect()?;
+    Ok(FeatureTables {
+        actor_days,
+        hours,
+        items,
+        customers,
+    })
+}
+
+/// Merges the tables of several chunks: an actor-day split across files
+/// becomes one row, with the last `team` and `actor_kind` of the day.
+pub fn merge(parts: Vec<FeatureTables>) -> Result<FeatureTables> {
+    let stack = |pick: fn(&FeatureTables) -> &DataFrame| -> Result<LazyFrame> {
+        Ok(concat(
+            parts
+                .iter()
+                .map(|p| pick(p).clone().lazy())
+                .collect::<Vec<_>>(),
+            UnionArgs::default(),
+        )?)
+    };
+    let mut aggs: Vec<Expr> = SUMMED.iter().map(|c| col(*c).sum()).collect();
+    aggs.extend([
+        col(TEAM)
+            .filter(col(TEAM).is_not_null())
+            .sort_by(
+                [col(TEAM_TS).filter(col(TEAM).is_not_null())],
+                SortMultipleOptions::default(),
+            )
+            .last()
+            .alias(TEAM),
+        col(TEAM_TS).max(),
+        col(ACTOR_KIND)
+            .sort_by([col(KIND_TS)], SortMultipleOptions::default())
+            .last()
+            .alias(ACTOR_KIND),
+        col(KIND_TS).max(),
+    ]);
+    let actor_days = stack(|p| &p.actor_days)?
+        .group_by([col(ACTOR), col(DAY)])
+        .agg(aggs)
+        .sort([ACTOR, DAY], SortMultipleOptions::default())
+        .collect()?;
+    let hours = stack(|p| &p.hours)?
+        .group_by([col(ACTOR), col(DAY), col(HOUR)])
+        .agg([col(N).sum()])
+        .collect()?;
+    let items = stack(|p| &p.items)?
+        .group_by([col(ACTOR), col(DAY), col(KIND), col(VALUE)])
+        .agg([col(N).sum()])
+        .collect()?;
+    let customers = stack(|p| &p.customers)?
+        .group_by([col(ACTOR), col(DAY), col(CUSTOMER_ID)])
+        .agg([
+            col(CUSTOMER_SEGMENT).drop_nulls().first(),
+            col(ACCESSES).sum(),
+            col(FIRST_TS).min(),
+            col(LAST_TS).max(),
+        ])
+        .collect()?;
+    Ok(FeatureTables {
+        actor_days,
+        hours,
+        items,
+        customers,
+    })
+}

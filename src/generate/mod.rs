@@ -1,0 +1,666 @@
+//! A deterministic synthetic support organisation, for trying, testing and
+//! benchmarking leakwatch: teams in several time zones serving different
+//! customer segments, assigned tickets, weekends, vacations, new hires, a
+//! team-wide surge day, team leads' weekly reports, a chat vendor account
+//! and batch service accounts with scheduled exports; plus planted attacks
+//! and a ground-truth file naming them.
+
+mod rng;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use rng::Rng;
+
+/// A planted attack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// Trend-Micro-style insider: several times their usual customers, every day, for weeks.
+    Insider,
+    /// One bulk export of 20,000 customer rows from a SQL console.
+    SmashAndGrab,
+    /// Ticketmaster-style vendor account that starts reading card fields.
+    VendorCard,
+    /// No attack.
+    None,
+}
+
+/// Access-log file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Csv,
+    CsvGz,
+    Jsonl,
+    Parquet,
+}
+
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub employees: usize,
+    pub days: u32,
+    pub seed: u64,
+    pub scenarios: Vec<Scenario>,
+    pub format: OutputFormat,
+    pub start: NaiveDate,
+}
+
+/// One planted attack in the ground truth.
+#[derive(Debug, Clone, Serialize)]
+pub struct Planted {
+    pub scenario: Scenario,
+    pub actor: String,
+    pub onset: NaiveDate,
+    pub last_day: NaiveDate,
+    /// Detectors expected among the reasons.
+    pub detectors: Vec<&'static str>,
+    /// Customers the attack touched (empty for exports, which name none).
+    pub victims: Vec<String>,
+}
+
+/// What was generated.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroundTruth {
+    pub seed: u64,
+    pub start: NaiveDate,
+    pub days: u32,
+    pub events: usize,
+    pub attacks: Vec<Planted>,
+    pub surge: (String, NaiveDate),
+    pub new_hires: Vec<(String, NaiveDate)>,
+    pub team_leads: Vec<String>,
+    pub services: Vec<String>,
+}
+
+struct Team {
+    name: &'static str,
+    utc_offset: i64,
+    segments: &'static [&'static str],
+}
+
+const TEAMS: [Team; 6] = [
+    Team {
+        name: "consumer-en",
+        utc_offset: -5,
+        segments: &["en-US", "en-GB", "en-AU"],
+    },
+    Team {
+        name: "consumer-de",
+        utc_offset: 1,
+        segments: &["de-DE", "de-AT"],
+    },
+    Team {
+        name: "consumer-fr",
+        utc_offset: 1,
+        segments: &["fr-FR", "fr-CA"],
+    },
+    Team {
+        name: "consumer-ja",
+        utc_offset: 9,
+        segments: &["ja-JP"],
+    },
+    Team {
+        name: "business",
+        utc_offset: -5,
+        segments: &["en-US", "de-DE", "fr-FR"],
+    },
+    Team {
+        name: "billing",
+        utc_offset: 0,
+        segments: &["en-GB", "de-DE", "en-US"],
+    },
+];
+const SEGMENTS: [&str; 8] = [
+    "en-US", "en-GB", "en-AU", "de-DE", "de-AT", "fr-FR", "fr-CA", "ja-JP",
+];
+
+struct Agent {
+    id: String,
+    team: usize,
+    lead: bool,
+    rate: f64,
+    ip: String,
+    start_day: u32,
+    vacation: (u32, u32),
+}
+
+#[derive(Default)]
+struct Rows {
+    ts: Vec<String>,
+    actor: Vec<String>,
+    action: Vec<&'static str>,
+    records: Vec<Option<i64>>,
+    customer: Vec<Option<String>>,
+    segment: Vec<Option<&'static str>>,
+    resource: Vec<&'static str>,
+    fields: Vec<Option<&'static str>>,
+    client: Vec<&'static str>,
+    ip: Vec<String>,
+    ticket: Vec<Option<String>>,
+    kind: Vec<&'static str>,
+    team: Vec<&'static str>,
+}
+
+struct Event<'a> {
+    at: NaiveDateTime,
+    actor: &'a str,
+    action: &'static str,
+    records: Option<i64>,
+    customer: Option<u32>,
+    resource: &'static str,
+    fields: Option<&'static str>,
+    client: &'static str,
+    ip: &'a str,
+    ticket: Option<String>,
+    kind: &'static str,
+    team: &'static str,
+}
+
+impl Rows {
+    fn push(&mut self, e: Event, customers: &[usize]) {
+        self.ts
+            .push(e.at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        self.actor.push(e.actor.to_string());
+        self.action.push(e.action);
+        self.records.push(e.records);
+        self.customer.push(e.customer.map(|c| format!("C{c:07}")));
+        self.segment
+            .push(e.customer.map(|c| SEGMENTS[customers[c as usize]]));
+        self.resource.push(e.resource);
+        self.fields.push(e.fields);
+        self.client.push(e.client);
+        self.ip.push(e.ip.to_string());
+        self.ticket.push(e.ticket);
+        self.kind.push(e.kind);
+        self.team.push(e.team);
+    }
+    fn frame(self) -> PolarsResult<DataFrame> {
+        DataFrame::new_infer_height(vec![
+            Column::new("ts".into(), self.ts),
+            Column::new("actor".into(), self.actor),
+            Column::new("action".into(), self.action),
+            Column::new("records".into(), self.records),
+            Column::new("customer_id".into(), self.customer),
+            Column::new("customer_segment".into(), self.segment),
+            Column::new("resource".into(), self.resource),
+            Column::new("fields".into(), self.fields),
+            Column::new("client".into(), self.client),
+            Column::new("source_ip".into(), self.ip),
+            Column::new("ticket_id".into(), self.ticket),
+            Column::new("actor_kind".into(), self.kind),
+            Column::new("team".into(), self.team),
+        ])
+    }
+}
+
+fn at(day: NaiveDate, hour_utc: f64) -> NaiveDateTime {
+    let millis = (hour_utc * 3_600_000.0).round() as i64;
+    day.and_hms_opt(0, 0, 0).expect("midnight") + Duration::milliseconds(millis)
+}
+
+fn werr(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::Write {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+fn write_frame(frame: &mut DataFrame, path: &Path, format: OutputFormat) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(werr(path))?;
+    match format {
+        OutputFormat::Csv => CsvWriter::new(file).finish(frame)?,
+        OutputFormat::CsvGz => {
+            let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+            CsvWriter::new(&mut gz).finish(frame)?;
+            gz.finish().map_err(werr(path))?;
+        }
+        OutputFormat::Parquet => {
+            ParquetWriter::new(file).finish(frame)?;
+        }
+        OutputFormat::Jsonl => {
+            let mut out = std::io::BufWriter::new(file);
+            let names: Vec<String> = frame
+                .get_column_names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            let columns: Vec<Column> = frame.columns().to_vec();
+            for i in 0..frame.height() {
+                let mut obj = serde_json::Map::new();
+                for (name, c) in names.iter().zip(&columns) {
+                    let v = c.get(i)?;
+                    let value = match v {
+                        AnyValue::Null => continue,
+                        AnyValue::Int64(n) => serde_json::json!(n),
+                        AnyValue::String(s) if name == "fields" => {
+                            serde_json::json!(s.split(';').collect::<Vec<_>>())
+                        }
+                        AnyValue::String(s) => serde_json::json!(s),
+                        other => serde_json::json!(other.to_string()),
+                    };
+                    obj.insert(name.clone(), value);
+                }
+                writeln!(out, "{}", serde_json::Value::Object(obj)).map_err(werr(path))?;
+            }
+            out.flush().map_err(werr(path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Generates the organisation into `dir`: `logs/` (one file per day),
+/// `tickets.csv` and `ground_truth.json`.
+pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).map_err(werr(&logs))?;
+    let mut rng = Rng::new(o.seed);
+    let days = o.days.max(1);
+    // Customers, each with a segment, indexed by segment.
+    let n_customers = (o.employees * 400).max(20_000);
+    let customers: Vec<usize> = (0..n_customers)
+        .map(|_| rng.below(SEGMENTS.len()))
+        .collect();
+    let mut by_segment: Vec<Vec<u32>> = vec![Vec::new(); SEGMENTS.len()];
+    for (c, s) in customers.iter().enumerate() {
+        by_segment[*s].push(c as u32);
+    }
+    let seg_index = |name: &str| {
+        SEGMENTS
+            .iter()
+            .position(|s| *s == name)
+            .expect("known segment")
+    };
+    // Employees.
+    let mut agents: Vec<Agent> = Vec::new();
+    for i in 0..o.employees.max(TEAMS.len() * 5) {
+        let team = i % TEAMS.len();
+        let lead = i < TEAMS.len();
+        let new_hire = !lead && days > 30 && rng.chance(0.03);
+        let vac_start = rng.below(days as usize) as u32;
+        agents.push(Agent {
+            id: format!("emp-{:04}", i + 1),
+            team,
+            lead,
+            rate: 12.0 + 20.0 * rng.f64(),
+            ip: format!("10.{}.{}.{}", team + 1, i / 250, i % 250 + 1),
+            start_day: if new_hire {
+                20 + rng.below((days - 25) as usize) as u32
+            } else {
+                0
+            },
+            vacation: (vac_start, vac_start + 7),
+        });
+    }
+    let surge_team = 1;
+    let mut surge_day = days * 2 / 3;
+    while matches!(
+        (o.start + Duration::days(surge_day as i64)).weekday(),
+        Weekday::Sat | Weekday::Sun
+    ) {
+        surge_day += 1;
+    }
+    // Attack plans.
+    let insider = agents
+        .iter()
+        .position(|a| a.team == 0 && !a.lead && a.start_day == 0)
+        .expect("consumer-en has agents");
+    let grabber = agents
+        .iter()
+        .position(|a| a.team == 2 && !a.lead && a.start_day == 0)
+        .expect("consumer-fr has agents");
+    let weekday_on_or_after = |d: u32| {
+        let mut d = d;
+        while matches!(
+            (o.start + Duration::days(d as i64)).weekday(),
+            Weekday::Sat | Weekday::Sun
+        ) {
+            d += 1;
+        }
+        d
+    };
+    // Attackers are at work on their attack days.
+    agents[insider].vacation = (0, 0);
+    agents[grabber].vacation = (0, 0);
+    let insider_onset = weekday_on_or_after(days / 2);
+    let grab_day = weekday_on_or_after(days * 3 / 4);
+    let vendor_onset = days * 3 / 5;
+    let has = |s: Scenario| o.scenarios.contains(&s);
+    let mut insider_victims = std::collections::BTreeSet::new();
+    let mut vendor_victims = std::collections::BTreeSet::new();
+    let mut tickets = Rows::default();
+    let (mut t_id, mut t_customer, mut t_assignee, mut t_opened, mut t_closed) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut total = 0usize;
+    let _ = &mut tickets;
+    for d in 0..days {
+        let day = o.start + Duration::days(d as i64);
+        let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
+        let mut rows = Rows::default();
+        for (ai, a) in agents.iter().enumerate() {
+            let team = &TEAMS[a.team];
+            if d < a.start_day || (d >= a.vacation.0 && d < a.vacation.1) {
+                continue;
+            }
+            if weekend && !rng.chance(0.15) {
+                continue;
+            }
+            let mut scale = if weekend { 0.5 } else { 1.0 } * (0.2 * rng.normal()).exp();
+            if a.team == surge_team && d == surge_day {
+                scale *= 2.5;
+            }
+            if a.lead {
+                scale *= 0.5;
+            }
+            let work_hour = |rng: &mut Rng| 9.0 + 8.5 * rng.f64() - team.utc_offset as f64;
+            let ip = if rng.chance(0.02) {
+                format!("172.16.{}.{}", rng.below(250), rng.below(250) + 1)
+            } else {
+                a.ip.clone()
+            };
+            let n = rng.poisson(a.rate * scale);
+            for k in 0..n {
+                let seg = seg_index(team.segments[rng.below(team.segments.len())]);
+                let c = by_segment[seg][rng.below(by_segment[seg].len())];
+                let ticket = format!("T{}-{}-{}", d, ai, k);
+                let opened = at(day, work_hour(&mut rng) - 2.0);
+                t_id.push(ticket.clone());
+                t_customer.push(format!("C{c:07}"));
+                t_assignee.push(a.id.clone());
+                t_opened.push(opened.format("%Y-%m-%d %H:%M:%S").to_string());
+                t_closed.push(Some(
+                    (opened + Duration::hours(30))
+                        .format("%Y-%m-%d %H:%M:%S")
+                        .to_string(),
+                ));
+                let fields = if rng.chance(0.25) {
+                    "name;email;phone"
+                } else {
+                    "name;email"
+                };
+                for _ in 0..(1 + rng.poisson(1.5)) {
+                    rows.push(
+                        Event {
+                            at: at(day, work_hour(&mut rng)),
+                            actor: &a.id,
+                            action: "view",
+                            records: None,
+                            customer: Some(c),
+                            resource: "customers",
+                            fields: Some(fields),
+                            client: "support-ui",
+                            ip: &ip,
+                            ticket: Some(ticket.clone()),
+                            kind: "employee",
+                            team: team.name,
+                        },
+                        &customers,
+                    );
+                }
+                if rng.chance(0.3) {
+                    rows.push(
+                        Event {
+                            at: at(day, work_hour(&mut rng)),
+                            actor: &a.id,
+                            action: "update",
+                            records: None,
+                            customer: Some(c),
+                            resource: "tickets",
+                            fields: Some("status;notes"),
+                            client: "support-ui",
+                            ip: &ip,
+                            ticket: Some(ticket.clone()),
+                            kind: "employee",
+                            team: team.name,
+                        },
+                        &customers,
+                    );
+                }
+            }
+            for _ in 0..rng.poisson(2.0 * scale) {
+                rows.push(
+                    Event {
+                        at: at(day, work_hour(&mut rng)),
+                        actor: &a.id,
+                        action: "search",
+                        records: Some(1 + rng.poisson(4.0) as i64),
+                        customer: None,
+                        resource: "customers",
+                        fields: Some("name"),
+                        client: "support-ui",
+                        ip: &ip,
+                        ticket: None,
+                        kind: "employee",
+                        team: team.name,
+                    },
+                    &customers,
+                );
+            }
+            // Team leads' weekly report on Mondays.
+            if a.lead && day.weekday() == Weekday::Mon {
+                rows.push(
+                    Event {
+                        at: at(day, 10.0 - team.utc_offset as f64),
+                        actor: &a.id,
+                        action: "export",
+                        records: Some(300 + rng.below(300) as i64),
+                        customer: None,
+                        resource: "tickets",
+                        fields: Some("ticket_id;status;assignee"),
+                        client: "reporting",
+                        ip: &ip,
+                        ticket: None,
+                        kind: "employee",
+                        team: team.name,
+                    },
+                    &customers,
+                );
+            }
+            // The insider: several times their usual customers, no tickets, phone numbers.
+            if ai == insider && has(Scenario::Insider) && d >= insider_onset {
+                let extra = (3.0 * a.rate * scale).round() as u64 + 20;
+                for _ in 0..extra {
+                    let seg = seg_index(["en-US", "en-GB", "en-AU"][rng.below(3)]);
+                    let c = by_segment[seg][rng.below(by_segment[seg].len())];
+                    insider_victims.insert(format!("C{c:07}"));
+                    rows.push(
+                        Event {
+                            at: at(day, work_hour(&mut rng)),
+                            actor: &a.id,
+                            action: "view",
+                            records: None,
+                            customer: Some(c),
+                            resource: "customers",
+                            fields: Some("name;email;phone"),
+                            client: "support-ui",
+                            ip: &ip,
+                            ticket: None,
+                            kind: "employee",
+                            team: team.name,
+                        },
+                        &customers,
+                    );
+                }
+            }
+            if ai == grabber && has(Scenario::SmashAndGrab) && d == grab_day {
+                rows.push(
+                    Event {
+                        at: at(day, 16.0 - team.utc_offset as f64),
+                        actor: &a.id,
+                        action: "export",
+                        records: Some(20_000),
+                        customer: None,
+                        resource: "customers",
+                        fields: Some("name;email;phone;address"),
+                        client: "sql-console",
+                        ip: &ip,
+                        ticket: None,
+                        kind: "employee",
+                        team: team.name,
+                    },
+                    &customers,
+                );
+            }
+        }
+        // The chat vendor: around the clock, names and e-mails; card fields after the compromise.
+        let skimming = has(Scenario::VendorCard) && d >= vendor_onset;
+        for _ in 0..rng.poisson(150.0) {
+            let c = rng.below(n_customers) as u32;
+            if skimming {
+                vendor_victims.insert(format!("C{c:07}"));
+            }
+            rows.push(
+                Event {
+                    at: at(day, 24.0 * rng.f64()),
+                    actor: "vendor-chatwidget",
+                    action: "view",
+                    records: None,
+                    customer: Some(c),
+                    resource: if skimming { "payments" } else { "customers" },
+                    fields: Some(if skimming {
+                        "name;email;card_number;card_expiry"
+                    } else {
+                        "name;email"
+                    }),
+                    client: "chat-widget",
+                    ip: "203.0.113.10",
+                    ticket: None,
+                    kind: "vendor",
+                    team: "chat-vendor",
+                },
+                &customers,
+            );
+        }
+        // Batch services: a nightly payments export and a CRM sync.
+        rows.push(
+            Event {
+                at: at(day, 2.0),
+                actor: "svc-billing-export",
+                action: "export",
+                records: Some(40_000 + rng.below(800) as i64),
+                customer: None,
+                resource: "payments",
+                fields: Some("customer_id;amount;currency"),
+                client: "batch",
+                ip: "10.99.0.5",
+                ticket: None,
+                kind: "service",
+                team: "batch",
+            },
+            &customers,
+        );
+        for _ in 0..rng.poisson(60.0) {
+            let c = rng.below(n_customers) as u32;
+            rows.push(
+                Event {
+                    at: at(day, 3.0 + rng.f64()),
+                    actor: "svc-crm-sync",
+                    action: "update",
+                    records: None,
+                    customer: Some(c),
+                    resource: "customers",
+                    fields: Some("email"),
+                    client: "api",
+                    ip: "10.99.0.6",
+                    ticket: None,
+                    kind: "service",
+                    team: "batch",
+                },
+                &customers,
+            );
+        }
+        total += rows.ts.len();
+        let mut frame = rows.frame()?;
+        let ext = match o.format {
+            OutputFormat::Csv => "csv",
+            OutputFormat::CsvGz => "csv.gz",
+            OutputFormat::Jsonl => "jsonl",
+            OutputFormat::Parquet => "parquet",
+        };
+        let path = logs.join(format!("{day}.{ext}"));
+        write_frame(&mut frame, &path, o.format)?;
+    }
+    let mut tickets_frame = DataFrame::new_infer_height(vec![
+        Column::new("ticket_id".into(), t_id),
+        Column::new("customer_id".into(), t_customer),
+        Column::new("assignee".into(), t_assignee),
+        Column::new("opened_at".into(), t_opened),
+        Column::new("closed_at".into(), t_closed),
+    ])?;
+    write_frame(
+        &mut tickets_frame,
+        &dir.join("tickets.csv"),
+        OutputFormat::Csv,
+    )?;
+    let last = o.start + Duration::days(days as i64 - 1);
+    let mut attacks = Vec::new();
+    if has(Scenario::Insider) {
+        attacks.push(Planted {
+            scenario: Scenario::Insider,
+            actor: agents[insider].id.clone(),
+            onset: o.start + Duration::days(insider_onset as i64),
+            last_day: last,
+            detectors: vec!["distinct_customers", "record_volume"],
+            victims: insider_victims.into_iter().collect(),
+        });
+    }
+    if has(Scenario::SmashAndGrab) {
+        let day = o.start + Duration::days(grab_day as i64);
+        attacks.push(Planted {
+            scenario: Scenario::SmashAndGrab,
+            actor: agents[grabber].id.clone(),
+            onset: day,
+            last_day: day,
+            detectors: vec!["bulk_export"],
+            victims: Vec::new(),
+        });
+    }
+    if has(Scenario::VendorCard) {
+        attacks.push(Planted {
+            scenario: Scenario::VendorCard,
+            actor: "vendor-chatwidget".into(),
+            onset: o.start + Duration::days(vendor_onset as i64),
+            last_day: last,
+            detectors: vec!["sensitive_share", "new_field"],
+            victims: vendor_victims.into_iter().collect(),
+        });
+    }
+    let truth = GroundTruth {
+        seed: o.seed,
+        start: o.start,
+        days,
+        events: total,
+        attacks,
+        surge: (
+            TEAMS[surge_team].name.to_string(),
+            o.start + Duration::days(surge_day as i64),
+        ),
+        new_hires: agents
+            .iter()
+            .filter(|a| a.start_day > 0)
+            .map(|a| (a.id.clone(), o.start + Duration::days(a.start_day as i64)))
+            .collect(),
+        team_leads: agents
+            .iter()
+            .filter(|a| a.lead)
+            .map(|a| a.id.clone())
+            .collect(),
+        services: vec![
+            "svc-billing-export".into(),
+            "svc-crm-sync".into(),
+            "vendor-chatwidget".into(),
+        ],
+    };
+    let text = serde_json::to_string_pretty(&truth).map_err(|e| Error::Write {
+        path: dir.join("ground_truth.json"),
+        source: e.into(),
+    })?;
+    std::fs::write(dir.join("ground_truth.json"), text).map_err(werr(dir))?;
+    let _ = BTreeMap::<u8, u8>::new();
+    Ok(truth)
+}

@@ -1,0 +1,253 @@
+//! Turns a raw frame into canonical events: parses timestamps, normalises
+//! enums through the config's value maps, applies the `records` defaults, and
+//! marks every bad value with its reason. All of it as polars expressions.
+
+use polars::prelude::*;
+
+use crate::schema::{self, *};
+use crate::settings::Settings;
+
+/// Prefix of the per-column reason columns (`__bad_ts`, ...).
+pub const BAD_PREFIX: &str = "__bad_";
+
+const TS_PATTERN: &str =
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$";
+
+fn null_str() -> Expr {
+    lit(NULL).cast(DataType::String)
+}
+
+/// Trimmed text with empty strings as null.
+fn text(name: &str) -> Expr {
+    let trimmed = col(name).str().strip_chars(lit(NULL));
+    when(trimmed.clone().eq(lit("")))
+        .then(null_str())
+        .otherwise(trimmed)
+}
+
+/// Parses a text timestamp of the contract into UTC nanoseconds.
+/// Returns (parsed, reason-if-bad).
+pub fn parse_timestamp_text(name: &str) -> (Expr, Expr) {
+    let raw = text(name);
+    let base = concat_str(
+        [
+            raw.clone().str().slice(lit(0), lit(10)),
+            lit(" "),
+            raw.clone().str().slice(lit(11), lit(8)),
+        ],
+        "",
+        false,
+    )
+    .str()
+    .strptime(
+        DataType::Datetime(TimeUnit::Nanoseconds, None),
+        StrptimeOptions {
+            format: Some("%Y-%m-%d %H:%M:%S".into()),
+            strict: false,
+            exact: true,
+            cache: true,
+        },
+        lit("raise"),
+    );
+    let frac_ns = raw
+        .clone()
+        .str()
+        .extract(lit(r"\.(\d{1,9})"), 1)
+        .str()
+        .pad_end(lit(9), '0')
+        .cast(DataType::Int64)
+        .fill_null(lit(0i64));
+    let offset = raw.clone().str().extract(lit(r"([+-]\d{2}:\d{2})$"), 1);
+    let off_h = offset
+        .clone()
+        .str()
+        .slice(lit(1), lit(2))
+        .cast(DataType::Int64);
+    let off_m = offset
+        .clone()
+        .str()
+        .slice(lit(4), lit(2))
+        .cast(DataType::Int64);
+    let off_sign = when(offset.clone().str().starts_with(lit("-")))
+        .then(lit(-1i64))
+        .otherwise(lit(1i64));
+    let off_ns = (off_sign * (off_h.clone() * lit(60i64) + off_m.clone()) * lit(60_000_000_000i64))
+        .fill_null(lit(0i64));
+    let shape_ok = raw.clone().str().contains(lit(TS_PATTERN), true);
+    let offset_ok = offset
+        .is_null()
+        .or(off_h.lt_eq(lit(23i64)).and(off_m.lt_eq(lit(59i64))));
+    let ns = base.clone().cast(DataType::Int64) + frac_ns - off_ns;
+    let parsed = when(shape_ok.clone().and(offset_ok.clone()))
+        .then(ns)
+        .otherwise(lit(NULL).cast(DataType::Int64))
+        .cast(DataType::Datetime(TimeUnit::Nanoseconds, None));
+    let reason = when(raw.clone().is_null())
+        .then(lit("missing timestamp"))
+        .when(raw.clone().str().contains(lit(r"^[+-]?\d+(\.\d+)?$"), true))
+        .then(lit(
+            "epoch numbers are not accepted; expected YYYY-MM-DD HH:MM:SS",
+        ))
+        .when(shape_ok.not())
+        .then(lit(
+            "not a timestamp; expected YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|±HH:MM]",
+        ))
+        .when(base.is_null().or(offset_ok.not()))
+        .then(lit("not a valid date, time or UTC offset"))
+        .otherwise(null_str());
+    (parsed, reason)
+}
+
+/// A Parquet timestamp column of any unit; naive means UTC.
+fn parse_timestamp_native(name: &str, dtype: &DataType) -> (Expr, Expr) {
+    let mut e = col(name);
+    if let DataType::Datetime(_, Some(_)) = dtype {
+        e = e
+            .dt()
+            .convert_time_zone(TimeZone::UTC)
+            .dt()
+            .replace_time_zone(None, lit("raise"), NonExistent::Raise);
+    }
+    let parsed = e.cast(DataType::Datetime(TimeUnit::Nanoseconds, None));
+    let reason = when(col(name).is_null())
+        .then(lit("missing timestamp"))
+        .otherwise(null_str());
+    (parsed, reason)
+}
+
+/// Normalises an enum column: source values mapped by the config, then
+/// lower-cased, then checked against the contract's set.
+fn enum_column(
+    name: &str,
+    allowed: &[&str],
+    default: Option<&str>,
+    settings: &Settings,
+) -> (Expr, Expr) {
+    let raw = text(name);
+    let mut mapped = raw.clone();
+    if let Some(map) = settings.values.get(name) {
+        for (from, to) in map {
+            mapped = when(raw.clone().eq(lit(from.as_str())))
+                .then(lit(to.as_str()))
+                .otherwise(mapped);
+        }
+    }
+    let lowered = mapped.str().to_lowercase();
+    let value = match default {
+        Some(d) => lowered.fill_null(lit(d)),
+        None => lowered,
+    };
+    let allowed_series = Series::new("allowed".into(), allowed);
+    let ok = value
+        .clone()
+        .is_in(lit(allowed_series).implode(true), false);
+    let reason = when(value.clone().is_null())
+        .then(lit(format!("missing {name}")))
+        .when(ok.not())
+        .then(lit(format!(
+            "unknown {name}; expected one of {}",
+            allowed.join(", ")
+        )))
+        .otherwise(null_str());
+    (value, reason)
+}
+
+fn records_column(dtype: &DataType) -> (Expr, Expr) {
+    let (parsed, shape_bad) = if dtype.is_integer() {
+        (col(RECORDS).cast(DataType::Int64), lit(false))
+    } else {
+        let raw = text(RECORDS);
+        let parsed = raw.clone().cast(DataType::Int64);
+        (parsed.clone(), raw.is_not_null().and(parsed.is_null()))
+    };
+    let reason = when(shape_bad)
+        .then(lit("not an integer"))
+        .when(parsed.clone().lt(lit(0i64)))
+        .then(lit("negative record count"))
+        .otherwise(null_str());
+    (parsed, reason)
+}
+
+/// Adds the canonical contract columns (prefixed `__`) and the reason columns
+/// (`__bad_*`) to a raw frame whose columns already carry contract names.
+pub fn validated(raw: LazyFrame, schema_of_raw: &Schema, settings: &Settings) -> LazyFrame {
+    let ts_dtype = schema_of_raw.get(TS).cloned().unwrap_or(DataType::String);
+    let (ts, ts_bad) = if matches!(ts_dtype, DataType::Datetime(_, _)) {
+        parse_timestamp_native(TS, &ts_dtype)
+    } else {
+        parse_timestamp_text(TS)
+    };
+    let rec_dtype = schema_of_raw
+        .get(RECORDS)
+        .cloned()
+        .unwrap_or(DataType::String);
+    let (records, records_bad) = records_column(&rec_dtype);
+    let (action, action_bad) = enum_column(ACTION, &ACTIONS, None, settings);
+    let (kind, kind_bad) = enum_column(ACTOR_KIND, &ACTOR_KINDS, Some("employee"), settings);
+    let (status, status_bad) = enum_column(STATUS, &STATUSES, Some("ok"), settings);
+    let actor = text(ACTOR);
+    let actor_bad = when(actor.clone().is_null())
+        .then(lit("empty actor"))
+        .otherwise(null_str());
+
+    // Contract defaults for a missing `records`.
+    let records = when(records.clone().is_not_null())
+        .then(records)
+        .when(action.clone().is_in(
+            lit(Series::new("a".into(), ["view", "update", "delete"])).implode(true),
+            false,
+        ))
+        .then(lit(1i64))
+        .when(action.clone().eq(lit("login")))
+        .then(lit(0i64))
+        .otherwise(lit(NULL).cast(DataType::Int64));
+
+    let mut exprs = vec![
+        ts.alias(format!("__{TS}")),
+        actor.alias(format!("__{ACTOR}")),
+        action.alias(format!("__{ACTION}")),
+        records.alias(format!("__{RECORDS}")),
+        kind.alias(format!("__{ACTOR_KIND}")),
+        status.alias(format!("__{STATUS}")),
+        ts_bad.alias(format!("{BAD_PREFIX}{TS}")),
+        actor_bad.alias(format!("{BAD_PREFIX}{ACTOR}")),
+        action_bad.alias(format!("{BAD_PREFIX}{ACTION}")),
+        records_bad.alias(format!("{BAD_PREFIX}{RECORDS}")),
+        kind_bad.alias(format!("{BAD_PREFIX}{ACTOR_KIND}")),
+        status_bad.alias(format!("{BAD_PREFIX}{STATUS}")),
+    ];
+    for name in [
+        CUSTOMER_ID,
+        CUSTOMER_SEGMENT,
+        RESOURCE,
+        FIELDS,
+        CLIENT,
+        SOURCE_IP,
+        TICKET_ID,
+        TEAM,
+        EVENT_ID,
+    ] {
+        exprs.push(text(name).alias(format!("__{name}")));
+    }
+    raw.with_columns(exprs)
+}
+
+/// The contract columns that carry a reason column.
+pub const CHECKED: [&str; 6] = [TS, ACTOR, ACTION, RECORDS, ACTOR_KIND, STATUS];
+
+/// Expression true on rows with at least one bad value.
+pub fn any_bad() -> Expr {
+    let mut e = lit(false);
+    for c in CHECKED {
+        e = e.or(col(format!("{BAD_PREFIX}{c}")).is_not_null());
+    }
+    e
+}
+
+/// Selects the canonical event columns (dropping the `__` prefix).
+pub fn canonical_columns() -> Vec<Expr> {
+    schema::EVENT_COLUMNS
+        .iter()
+        .map(|c| col(format!("__{c}")).alias(*c))
+        .collect()
+}

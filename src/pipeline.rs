@@ -1,0 +1,265 @@
+//! The one data flow: inputs → events (per file, validated, de-duplicated)
+//! → feature tables (reduced per file, merged) → actor-days → verdicts →
+//! alerts → outputs. Nothing else lives here.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use chrono::NaiveDateTime;
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::detect::combine::Severity;
+use crate::error::{Error, Result};
+use crate::features::{self, ActorDays, FeatureTables};
+use crate::ingest::{self, dedupe::Deduplicator, quarantine, tickets, Rejection};
+use crate::report::{self, files::write_atomic, Alert};
+use crate::schema;
+use crate::scoring;
+use crate::settings::Settings;
+
+/// What a run read, kept, dropped and found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    pub files: usize,
+    pub rows: usize,
+    pub events: usize,
+    pub rejected: usize,
+    pub duplicates: usize,
+    /// Searches and exports without a `records` value (left out of record sums).
+    pub unknown_records: u64,
+    pub actors: usize,
+    pub days: usize,
+    pub actor_days: usize,
+    pub alerts: std::collections::BTreeMap<String, usize>,
+    pub ticket_rows: Option<usize>,
+}
+
+/// Everything read from the inputs, reduced.
+pub struct Ingested {
+    pub tables: FeatureTables,
+    pub counts: Counts,
+    pub rejected: Vec<Rejection>,
+    pub unknown_columns: Vec<String>,
+    pub inputs: Vec<PathBuf>,
+    pub first_ts: Option<NaiveDateTime>,
+    pub last_ts: Option<NaiveDateTime>,
+}
+
+fn ts_bounds(events: &DataFrame) -> Result<(Option<NaiveDateTime>, Option<NaiveDateTime>)> {
+    let ts = events.column(schema::TS)?.cast(&DataType::Int64)?;
+    let ts = ts.i64()?;
+    let conv =
+        |ns: Option<i64>| ns.map(|ns| chrono::DateTime::from_timestamp_nanos(ns).naive_utc());
+    Ok((conv(ts.min()), conv(ts.max())))
+}
+
+/// Reads, validates, de-duplicates and reduces every input file.
+pub fn ingest(
+    inputs: &[String],
+    tickets_paths: &[String],
+    settings: &Settings,
+) -> Result<Ingested> {
+    let files = ingest::resolve_inputs(inputs)?;
+    let mut dedupe = Deduplicator::default();
+    let mut parts = Vec::new();
+    let mut counts = Counts {
+        files: files.len(),
+        ..Counts::default()
+    };
+    let mut rejected = Vec::new();
+    let mut unknown = BTreeSet::new();
+    let (mut first_ts, mut last_ts) = (None, None);
+    for file in &files {
+        let batch = ingest::read_events(file, settings)?;
+        counts.rows += batch.rows;
+        rejected.extend(batch.rejected);
+        unknown.extend(batch.unknown_columns);
+        let events = dedupe.unseen(batch.events)?;
+        if events.height() == 0 {
+            continue;
+        }
+        counts.events += events.height();
+        let (lo, hi) = ts_bounds(&events)?;
+        first_ts = first_ts.min(lo).or(lo).or(first_ts);
+        last_ts = last_ts.max(hi);
+        parts.push(features::reduce(events, settings)?);
+    }
+    counts.duplicates = dedupe.dropped;
+    if !tickets_paths.is_empty() {
+        let files = ingest::resolve_inputs(tickets_paths)?;
+        let t = tickets::read_tickets(&files, settings)?;
+        counts.ticket_rows = Some(t.rows);
+        rejected.extend(t.rejected);
+    }
+    counts.rejected = rejected.len();
+    let tables = if parts.is_empty() {
+        features::reduce(empty_events(), settings)?
+    } else {
+        features::merge(parts)?
+    };
+    counts.unknown_records = tables
+        .actor_days
+        .column(features::RECORDS_UNKNOWN)?
+        .cast(&DataType::UInt64)?
+        .u64()?
+        .sum()
+        .unwrap_or(0);
+    counts.actor_days = tables.actor_days.height();
+    counts.actors = tables.actor_days.column(schema::ACTOR)?.n_unique()?;
+    counts.days = tables.actor_days.column(schema::DAY)?.n_unique()?;
+    Ok(Ingested {
+        tables,
+        counts,
+        rejected,
+        unknown_columns: unknown.into_iter().collect(),
+        inputs: files.into_iter().map(|f| f.path).collect(),
+        first_ts,
+        last_ts,
+    })
+}
+
+fn empty_events() -> DataFrame {
+    let columns: Vec<Column> = schema::EVENT_COLUMNS
+        .iter()
+        .map(|c| {
+            let dtype = match *c {
+                schema::TS => DataType::Datetime(TimeUnit::Nanoseconds, None),
+                schema::RECORDS => DataType::Int64,
+                _ => DataType::String,
+            };
+            Column::new_empty((*c).into(), &dtype)
+        })
+        .collect();
+    DataFrame::new_infer_height(columns).expect("static schema")
+}
+
+/// Options of an `analyze` run that are not analysis settings.
+#[derive(Debug, Clone)]
+pub struct AnalyzeOptions {
+    pub inputs: Vec<String>,
+    pub tickets: Vec<String>,
+    pub out: PathBuf,
+    pub quarantine: Option<PathBuf>,
+}
+
+/// The result of a completed run.
+pub struct Analysis {
+    pub alerts: Vec<Alert>,
+    pub counts: Counts,
+    pub unknown_columns: Vec<String>,
+    pub table: String,
+}
+
+/// `run.json`: the proof a run completed, and what it was.
+#[derive(Serialize)]
+struct RunRecord<'a> {
+    version: &'static str,
+    completed_at: String,
+    settings: &'a Settings,
+    inputs: Vec<String>,
+    tickets: &'a [String],
+    counts: &'a Counts,
+    unknown_columns: &'a [String],
+    detectors: Vec<&'static str>,
+    notes: Vec<String>,
+}
+
+/// Scores ingested tables into alerts.
+pub fn alerts(ingested: &Ingested, settings: &Settings) -> Result<(ActorDays, Vec<Alert>)> {
+    let table = features::table::actor_days(&ingested.tables)?;
+    let verdicts = scoring::verdicts(&table, settings);
+    let alerts = report::alerts(&table, &verdicts, &ingested.tables, settings)?;
+    Ok((table, alerts))
+}
+
+fn rejected_error(rejected: Vec<Rejection>) -> Error {
+    Error::BadValues {
+        total: rejected.len(),
+        shown: rejected.into_iter().take(10).collect(),
+    }
+}
+
+/// The main job: analyse inputs and write `alerts.jsonl` and `run.json` to `out`.
+pub fn analyze(options: &AnalyzeOptions, settings: &Settings) -> Result<Analysis> {
+    let out = &options.out;
+    std::fs::create_dir_all(out).map_err(|e| Error::Write {
+        path: out.clone(),
+        source: e,
+    })?;
+    let run_json = out.join("run.json");
+    match std::fs::remove_file(&run_json) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(Error::Write {
+                path: run_json,
+                source: e,
+            })
+        }
+    }
+    let ingested = ingest(&options.inputs, &options.tickets, settings)?;
+    match &options.quarantine {
+        Some(path) => quarantine::write(path, &ingested.rejected)?,
+        None if !ingested.rejected.is_empty() => return Err(rejected_error(ingested.rejected)),
+        None => {}
+    }
+    let (_table, alerts) = alerts(&ingested, settings)?;
+    let mut counts = ingested.counts.clone();
+    for s in Severity::ALL {
+        counts.alerts.insert(
+            s.name().to_string(),
+            alerts.iter().filter(|a| a.severity == s).count(),
+        );
+    }
+    let mut jsonl = String::new();
+    for a in &alerts {
+        jsonl.push_str(&serde_json::to_string(a).map_err(|e| Error::Write {
+            path: out.join("alerts.jsonl"),
+            source: e.into(),
+        })?);
+        jsonl.push('\n');
+    }
+    write_atomic(&out.join("alerts.jsonl"), jsonl.as_bytes())?;
+    let mut notes = Vec::new();
+    if options.tickets.is_empty() {
+        notes.push("need-to-know judging is off: no --tickets given".to_string());
+    } else {
+        notes.push(
+            "tickets were read and validated; need-to-know judging arrives in a later version"
+                .to_string(),
+        );
+    }
+    let record = RunRecord {
+        version: env!("CARGO_PKG_VERSION"),
+        completed_at: chrono::Utc::now().to_rfc3339(),
+        settings,
+        inputs: ingested
+            .inputs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        tickets: &options.tickets,
+        counts: &counts,
+        unknown_columns: &ingested.unknown_columns,
+        detectors: crate::detect::registry().iter().map(|d| d.name()).collect(),
+        notes,
+    };
+    let text = serde_json::to_string_pretty(&record).map_err(|e| Error::Write {
+        path: run_json.clone(),
+        source: e.into(),
+    })?;
+    let table = report::table::render(&alerts);
+    write_atomic(&run_json, text.as_bytes())?;
+    Ok(Analysis {
+        alerts,
+        counts,
+        unknown_columns: ingested.unknown_columns,
+        table,
+    })
+}
+
+/// `check`: validation only.
+pub fn check(inputs: &[String], tickets: &[String], settings: &Settings) -> Result<Ingested> {
+    ingest(inputs, tickets, settings)
+}

@@ -1,0 +1,9 @@
+//! Report: alerts (contract §4) built from verdicts, and their writers:
+//! `alerts.jsonl`, `run.json` and the ranked table on stdout. Every file is
+//! written to a temporary name and renamed, readable by its owner only.
+
+pub mod alert;
+pub mod files;
+pub mod table;
+
+pub use alert::{alerts, Alert, Reason};
