@@ -7,7 +7,6 @@
 
 mod rng;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -333,11 +332,9 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
     let has = |s: Scenario| o.scenarios.contains(&s);
     let mut insider_victims = std::collections::BTreeSet::new();
     let mut vendor_victims = std::collections::BTreeSet::new();
-    let mut tickets = Rows::default();
     let (mut t_id, mut t_customer, mut t_assignee, mut t_opened, mut t_closed) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut total = 0usize;
-    let _ = &mut tickets;
     for d in 0..days {
         let day = o.start + Duration::days(d as i64);
         let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
@@ -592,11 +589,11 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
         Column::new("opened_at".into(), t_opened),
         Column::new("closed_at".into(), t_closed),
     ])?;
-    write_frame(
-        &mut tickets_frame,
-        &dir.join("tickets.csv"),
-        OutputFormat::Csv,
-    )?;
+    let (tickets_name, tickets_format) = match o.format {
+        OutputFormat::CsvGz => ("tickets.csv.gz", OutputFormat::CsvGz),
+        _ => ("tickets.csv", OutputFormat::Csv),
+    };
+    write_frame(&mut tickets_frame, &dir.join(tickets_name), tickets_format)?;
     let last = o.start + Duration::days(days as i64 - 1);
     let mut attacks = Vec::new();
     if has(Scenario::Insider) {
@@ -661,6 +658,5 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
         source: e.into(),
     })?;
     std::fs::write(dir.join("ground_truth.json"), text).map_err(werr(dir))?;
-    let _ = BTreeMap::<u8, u8>::new();
     Ok(truth)
 }
