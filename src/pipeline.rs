@@ -18,6 +18,9 @@ use crate::schema;
 use crate::scoring;
 use crate::settings::Settings;
 
+/// Events reduced together (see [`ingest`]).
+const BATCH_EVENTS: usize = 1_000_000;
+
 /// What a run read, kept, dropped and found.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Counts {
@@ -70,18 +73,41 @@ pub fn ingest(
     let mut rejected = Vec::new();
     let mut unknown = BTreeSet::new();
     let (mut first_ts, mut last_ts) = (None, None);
-    for file in &files {
+    // Files are validated one by one (errors name the file) and reduced in
+    // batches of about BATCH_EVENTS events: large enough that polars works on
+    // big columns, small enough that a year is never held at once.
+    let mut pending: Option<DataFrame> = None;
+    for (i, file) in files.iter().enumerate() {
+        let t = std::time::Instant::now();
         let batch = ingest::read_events(file, settings)?;
+        if std::env::var_os("LEAKWATCH_TRACE").is_some() {
+            eprintln!("trace: read {:.3}s", t.elapsed().as_secs_f64());
+        }
         counts.rows += batch.rows;
         rejected.extend(batch.rejected);
         unknown.extend(batch.unknown_columns);
-        let events = dedupe.unseen(batch.events)?;
+        match pending.as_mut() {
+            Some(frame) => {
+                frame.vstack_mut(&batch.events)?;
+            }
+            None => pending = Some(batch.events),
+        }
+        let full = pending.as_ref().is_some_and(|f| f.height() >= BATCH_EVENTS);
+        if !(full || i + 1 == files.len()) {
+            continue;
+        }
+        let Some(events) = pending.take() else { continue };
+        let t = std::time::Instant::now();
+        let events = dedupe.unseen(events)?;
+        if std::env::var_os("LEAKWATCH_TRACE").is_some() {
+            eprintln!("trace: dedupe {:.3}s", t.elapsed().as_secs_f64());
+        }
         if events.height() == 0 {
             continue;
         }
         counts.events += events.height();
         let (lo, hi) = ts_bounds(&events)?;
-        first_ts = first_ts.min(lo).or(lo).or(first_ts);
+        first_ts = earliest(first_ts, lo);
         last_ts = last_ts.max(hi);
         parts.push(features::reduce(events, settings)?);
     }
@@ -117,6 +143,13 @@ pub fn ingest(
         first_ts,
         last_ts,
     })
+}
+
+fn earliest(a: Option<NaiveDateTime>, b: Option<NaiveDateTime>) -> Option<NaiveDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 fn empty_events() -> DataFrame {
@@ -167,9 +200,20 @@ struct RunRecord<'a> {
 
 /// Scores ingested tables into alerts.
 pub fn alerts(ingested: &Ingested, settings: &Settings) -> Result<(ActorDays, Vec<Alert>)> {
+    let t = std::time::Instant::now();
+    let trace = std::env::var_os("LEAKWATCH_TRACE").is_some();
     let table = features::table::actor_days(&ingested.tables)?;
+    if trace {
+        eprintln!("trace: table {:.3}s", t.elapsed().as_secs_f64());
+    }
     let verdicts = scoring::verdicts(&table, settings);
+    if trace {
+        eprintln!("trace: verdicts {:.3}s", t.elapsed().as_secs_f64());
+    }
     let alerts = report::alerts(&table, &verdicts, &ingested.tables, settings)?;
+    if trace {
+        eprintln!("trace: alerts {:.3}s", t.elapsed().as_secs_f64());
+    }
     Ok((table, alerts))
 }
 

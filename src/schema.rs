@@ -59,8 +59,7 @@ pub const DAY: &str = "day";
 pub const HOUR: &str = "hour";
 /// The UTC day of `ts`, used to partition duplicate detection.
 pub const UTC_DAY: &str = "_utc_day";
-/// Two independent 64-bit hashes identifying an event for de-duplication.
-pub const KEY_HI: &str = "_key_hi";
-pub const KEY_LO: &str = "_key_lo";
+/// A 64-bit hash identifying an event for de-duplication.
+pub const KEY: &str = "_key";
 /// Whether an event read a sensitive field or resource.
 pub const SENSITIVE: &str = "_sensitive";

@@ -92,6 +92,22 @@ pub struct ActorHistory {
     pub last_active: Option<NaiveDate>,
 }
 
+/// The median of `sorted` without the element at `skip` (if any).
+pub fn median_without(sorted: &[f64], skip: Option<usize>) -> f64 {
+    let n = sorted.len() - skip.is_some() as usize;
+    let at = |j: usize| match skip {
+        Some(r) if j >= r => sorted[j + 1],
+        _ => sorted[j],
+    };
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        at(n / 2)
+    } else {
+        0.5 * (at(n / 2 - 1) + at(n / 2))
+    }
+}
+
 pub fn is_weekend(day: NaiveDate) -> bool {
     matches!(day.weekday(), Weekday::Sat | Weekday::Sun)
 }
@@ -306,20 +322,27 @@ impl<'r> Baselines<'r> {
                     .filter_map(|&j| baselines[j].counts[k].map(|m| m.scale))
                     .collect();
                 let typical_scale = median(&scales);
+                // Leave-one-out medians from one sort of the group's residuals.
+                let mut known: Vec<(f64, usize)> = residuals
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(a, r)| r.map(|r| (r, a)))
+                    .collect();
+                known.sort_by(|x, y| x.0.total_cmp(&y.0));
+                let sorted: Vec<f64> = known.iter().map(|x| x.0).collect();
+                let mut rank = vec![None; members.len()];
+                for (r, &(_, a)) in known.iter().enumerate() {
+                    rank[a] = Some(r);
+                }
                 for (a, &j) in members.iter().enumerate() {
-                    let others: Vec<f64> = residuals
-                        .iter()
-                        .enumerate()
-                        .filter(|(b, _)| *b != a)
-                        .filter_map(|(_, r)| *r)
-                        .collect();
-                    if others.len() < 3 {
+                    let others = sorted.len() - rank[a].is_some() as usize;
+                    if others < 3 {
                         continue;
                     }
-                    let shift = median(&others);
+                    let shift = median_without(&sorted, rank[a]);
                     if shift > 0.0 {
                         let extra = std::f64::consts::FRAC_PI_2 * typical_scale.powi(2)
-                            / others.len() as f64;
+                            / others as f64;
                         if let Some(m) = baselines[j].counts[k] {
                             baselines[j].counts[k] = Some(m.shifted(shift, extra));
                         }
@@ -354,5 +377,20 @@ impl<'r> Baselines<'r> {
             h.observed_days = 0;
         }
         h.learned.push(row_index);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leave_one_out_median_matches_brute_force() {
+        let sorted = [1.0, 2.0, 4.0, 7.0, 11.0, 16.0];
+        for skip in 0..sorted.len() {
+            let rest: Vec<f64> = sorted.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, v)| *v).collect();
+            assert_eq!(median_without(&sorted, Some(skip)), median(&rest));
+        }
+        assert_eq!(median_without(&sorted, None), median(&sorted));
     }
 }

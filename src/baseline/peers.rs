@@ -25,102 +25,100 @@ struct GroupStats {
     hours: Option<[f64; 24]>,
 }
 
-/// Peer statistics for one day.
-pub struct PeerStats {
-    group: HashMap<usize, String>,
-    fallback: HashMap<String, String>,
-    members: HashMap<String, Vec<usize>>,
-    stats: HashMap<String, GroupStats>,
+/// One member's learned window, summarised once per day and shared by every
+/// group the member belongs to.
+struct MemberSummary {
+    /// Weekday (mean, sd) of each log-count, when established.
+    counts: [Option<(f64, f64)>; 2],
+    /// Weekend minus weekday mean of each log-count.
+    weekend_shift: [Option<f64>; 2],
+    /// (mean, sd) of log export sizes, with at least two export days.
+    export: Option<(f64, f64)>,
+    sensitive: (f64, f64),
+    hours: [f64; 24],
 }
 
-fn group_stats(engine: &Baselines, members: &[usize], day: NaiveDate) -> GroupStats {
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn summary(engine: &Baselines, actor: usize, day: NaiveDate) -> MemberSummary {
     let s = engine.settings;
     let floor = s.count_scale_floor;
-    let mut out = GroupStats::default();
-    let windows: Vec<Vec<&crate::features::ActorDay>> = members
-        .iter()
-        .map(|&a| engine.window(a, day, s.window_days).collect())
-        .collect();
+    let window: Vec<&crate::features::ActorDay> = engine.window(actor, day, s.window_days).collect();
+    let mut counts = [None, None];
+    let mut weekend_shift = [None, None];
     for (k, count) in Count::ALL.iter().enumerate() {
-        let mut shifts = Vec::new();
-        for w in &windows {
-            let (we, wd): (Vec<f64>, Vec<f64>) = (
-                w.iter()
-                    .filter(|r| is_weekend(r.day))
-                    .map(|r| count.of(r).ln_1p())
-                    .collect(),
-                w.iter()
-                    .filter(|r| !is_weekend(r.day))
-                    .map(|r| count.of(r).ln_1p())
-                    .collect(),
-            );
-            if we.len() >= 2 && wd.len() >= 2 {
-                shifts.push(
-                    we.iter().sum::<f64>() / we.len() as f64
-                        - wd.iter().sum::<f64>() / wd.len() as f64,
-                );
-            }
+        let (we, wd): (Vec<f64>, Vec<f64>) = (
+            window.iter().filter(|r| is_weekend(r.day)).map(|r| count.of(r).ln_1p()).collect(),
+            window.iter().filter(|r| !is_weekend(r.day)).map(|r| count.of(r).ln_1p()).collect(),
+        );
+        if we.len() >= 2 && wd.len() >= 2 {
+            weekend_shift[k] = Some(mean(&we) - mean(&wd));
         }
-        let weekend_shift = if shifts.len() >= MIN_MEMBERS {
-            median(&shifts)
-        } else {
-            0.0
-        };
-        let (mut means, mut sds) = (Vec::new(), Vec::new());
-        for w in windows.iter().filter(|w| w.len() >= ESTABLISHED_DAYS) {
-            let values: Vec<f64> = w
-                .iter()
-                .map(|r| {
-                    count.of(r).ln_1p()
-                        - if is_weekend(r.day) {
-                            weekend_shift
-                        } else {
-                            0.0
-                        }
-                })
-                .collect();
-            let (m, v) = robust_mean_var(&values, floor);
-            means.push(m);
-            sds.push(v.max(floor * floor).sqrt());
-        }
-        if means.len() >= MIN_MEMBERS {
-            out.counts[k] = Some(PeerCount {
-                mu: median(&means),
-                tau: mad(&means).max(floor),
-                sigma: median(&sds).max(floor),
-                weekend_shift,
-            });
+        if wd.len() >= ESTABLISHED_DAYS {
+            let (m, v) = robust_mean_var(&wd, floor);
+            counts[k] = Some((m, v.max(floor * floor).sqrt()));
         }
     }
-    let (mut export_means, mut export_sds) = (Vec::new(), Vec::new());
-    for &a in members {
-        let sizes: Vec<f64> = engine
-            .window(a, day, s.export_window_days)
-            .filter(|r| r.export_rows > 0.0)
-            .map(|r| r.export_rows.ln_1p())
-            .collect();
-        if sizes.len() >= 2 {
-            let (m, v) = robust_mean_var(&sizes, floor);
-            export_means.push(m);
-            export_sds.push(v.max(floor * floor).sqrt());
-        }
-    }
-    if export_means.len() >= MIN_MEMBERS {
-        out.export = Some(PeerCount {
-            mu: median(&export_means),
-            tau: mad(&export_means).max(floor),
-            sigma: median(&export_sds).max(floor),
-            weekend_shift: 0.0,
-        });
-    }
+    let sizes: Vec<f64> = engine
+        .window(actor, day, s.export_window_days)
+        .filter(|r| r.export_rows > 0.0)
+        .map(|r| r.export_rows.ln_1p())
+        .collect();
+    let export = (sizes.len() >= 2).then(|| {
+        let (m, v) = robust_mean_var(&sizes, floor);
+        (m, v.max(floor * floor).sqrt())
+    });
     let (mut k, mut n, mut hours) = (0.0, 0.0, [0.0; 24]);
-    for w in &windows {
-        for r in w {
-            k += r.sensitive_events;
-            n += r.data_events;
-            for h in 0..24 {
-                hours[h] += r.hours[h];
-            }
+    for r in &window {
+        k += r.sensitive_events;
+        n += r.data_events;
+        for h in 0..24 {
+            hours[h] += r.hours[h];
+        }
+    }
+    MemberSummary {
+        counts,
+        weekend_shift,
+        export,
+        sensitive: (k, n),
+        hours,
+    }
+}
+
+fn peer_count(pairs: &[(f64, f64)], floor: f64, weekend_shift: f64) -> Option<PeerCount> {
+    if pairs.len() < MIN_MEMBERS {
+        return None;
+    }
+    let means: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+    let sds: Vec<f64> = pairs.iter().map(|p| p.1).collect();
+    Some(PeerCount {
+        mu: median(&means),
+        tau: mad(&means).max(floor),
+        sigma: median(&sds).max(floor),
+        weekend_shift,
+    })
+}
+
+fn group_stats(summaries: &HashMap<usize, MemberSummary>, members: &[usize], floor: f64) -> GroupStats {
+    let mut out = GroupStats::default();
+    let of = |a: &usize| &summaries[a];
+    for k in 0..Count::ALL.len() {
+        let shifts: Vec<f64> = members.iter().filter_map(|a| of(a).weekend_shift[k]).collect();
+        let shift = if shifts.len() >= MIN_MEMBERS { median(&shifts) } else { 0.0 };
+        let pairs: Vec<(f64, f64)> = members.iter().filter_map(|a| of(a).counts[k]).collect();
+        out.counts[k] = peer_count(&pairs, floor, shift);
+    }
+    let exports: Vec<(f64, f64)> = members.iter().filter_map(|a| of(a).export).collect();
+    out.export = peer_count(&exports, floor, 0.0);
+    let (mut k, mut n, mut hours) = (0.0, 0.0, [0.0; 24]);
+    for a in members {
+        let m = of(a);
+        k += m.sensitive.0;
+        n += m.sensitive.1;
+        for h in 0..24 {
+            hours[h] += m.hours[h];
         }
     }
     if n > 0.0 {
@@ -131,6 +129,14 @@ fn group_stats(engine: &Baselines, members: &[usize], day: NaiveDate) -> GroupSt
         out.hours = Some(hours.map(|h| h / total));
     }
     out
+}
+
+/// Peer statistics for one day.
+pub struct PeerStats {
+    group: HashMap<usize, String>,
+    fallback: HashMap<String, String>,
+    members: HashMap<String, Vec<usize>>,
+    stats: HashMap<String, GroupStats>,
 }
 
 impl PeerStats {
@@ -168,9 +174,12 @@ impl PeerStats {
             members.entry("all".into()).or_default().push(a);
             group.insert(a, g);
         }
+        let summaries: HashMap<usize, MemberSummary> =
+            active.iter().map(|&a| (a, summary(engine, a, day))).collect();
+        let floor = engine.settings.count_scale_floor;
         let stats = members
             .iter()
-            .map(|(g, m)| (g.clone(), group_stats(engine, m, day)))
+            .map(|(g, m)| (g.clone(), group_stats(&summaries, m, floor)))
             .collect();
         PeerStats {
             group,

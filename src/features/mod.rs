@@ -141,6 +141,9 @@ fn count_where(cond: Expr) -> Expr {
 
 /// Reduces one chunk of canonical events to its feature tables.
 pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
+    let t = std::time::Instant::now();
+    let trace = std::env::var_os("LEAKWATCH_TRACE").is_some();
+    let lap = |what: &str| if trace { eprintln!("trace: {what} {:.3}s", t.elapsed().as_secs_f64()) };
     let (day, hour) = local_time(settings);
     let events = events
         .lazy()
@@ -150,6 +153,7 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
             sensitive(settings).alias(SENSITIVE),
         ])
         .collect()?;
+    lap("derive");
     let action = |a: &str| col(ACTION).eq(lit(a));
     let is_export = action("export");
     let actor_days = events
@@ -191,25 +195,33 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
             col(TS).max().alias(KIND_TS),
         ])
         .collect()?;
+    lap("actor_days");
     let hours = events
         .clone()
         .lazy()
         .group_by([col(ACTOR), col(DAY), col(HOUR)])
         .agg([len().cast(DataType::Int64).alias(N)])
         .collect()?;
-    let item = |kind: &str, value: Expr| {
+    lap("hours");
+    // Each item kind is first counted per distinct value (few per
+    // actor-day), so splitting `fields` touches distinct lists, not events.
+    let item = |kind: &str, column: &str| {
         events
             .clone()
             .lazy()
+            .filter(col(column).is_not_null())
+            .group_by([col(ACTOR), col(DAY), col(column)])
+            .agg([len().cast(DataType::Int64).alias(N)])
             .select([
                 col(ACTOR),
                 col(DAY),
                 lit(kind).alias(KIND),
-                value.alias(VALUE),
+                col(column).alias(VALUE),
+                col(N),
             ])
-            .filter(col(VALUE).is_not_null())
     };
-    let fields = item(ItemKind::Field.name(), col(FIELDS).str().split(lit(";")))
+    let fields = item(ItemKind::Field.name(), FIELDS)
+        .with_column(col(VALUE).str().split(lit(";")))
         .explode(
             cols([VALUE]),
             ExplodeOptions {
@@ -221,16 +233,17 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
         .filter(col(VALUE).is_not_null().and(col(VALUE).neq(lit(""))));
     let items = concat(
         [
-            item(ItemKind::Client.name(), col(CLIENT)),
-            item(ItemKind::SourceIp.name(), col(SOURCE_IP)),
-            item(ItemKind::Resource.name(), col(RESOURCE)),
+            item(ItemKind::Client.name(), CLIENT),
+            item(ItemKind::SourceIp.name(), SOURCE_IP),
+            item(ItemKind::Resource.name(), RESOURCE),
             fields,
         ],
         UnionArgs::default(),
     )?
     .group_by([col(ACTOR), col(DAY), col(KIND), col(VALUE)])
-    .agg([len().cast(DataType::Int64).alias(N)])
+    .agg([col(N).sum()])
     .collect()?;
+    lap("items");
     let customers = events
         .lazy()
         .filter(col(CUSTOMER_ID).is_not_null())
@@ -245,6 +258,7 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
             col(TS).max().alias(LAST_TS),
         ])
         .collect()?;
+    lap("customers");
     Ok(FeatureTables {
         actor_days,
         hours,

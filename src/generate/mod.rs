@@ -131,7 +131,9 @@ struct Agent {
 
 #[derive(Default)]
 struct Rows {
-    ts: Vec<String>,
+    ts: Vec<NaiveDateTime>,
+    /// UTC offset (hours) the source writes this row's time in.
+    offset: Vec<i64>,
     actor: Vec<String>,
     action: Vec<&'static str>,
     records: Vec<Option<i64>>,
@@ -163,8 +165,14 @@ struct Event<'a> {
 
 impl Rows {
     fn push(&mut self, e: Event, customers: &[usize]) {
-        self.ts
-            .push(e.at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        self.ts.push(e.at);
+        // Sources write local time with an offset, as real shippers do.
+        self.offset.push(
+            TEAMS
+                .iter()
+                .find(|t| t.name == e.team)
+                .map_or(0, |t| t.utc_offset),
+        );
         self.actor.push(e.actor.to_string());
         self.action.push(e.action);
         self.records.push(e.records);
@@ -179,9 +187,27 @@ impl Rows {
         self.kind.push(e.kind);
         self.team.push(e.team);
     }
-    fn frame(self) -> PolarsResult<DataFrame> {
+    fn frame(self, format: OutputFormat) -> PolarsResult<DataFrame> {
+        let ts = if format == OutputFormat::Parquet {
+            Column::new("ts".into(), self.ts)
+        } else {
+            let text: Vec<String> = self
+                .ts
+                .iter()
+                .zip(&self.offset)
+                .map(|(t, &h)| {
+                    if h == 0 {
+                        t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+                    } else {
+                        let local = *t + Duration::hours(h);
+                        format!("{}{:+03}:00", local.format("%Y-%m-%dT%H:%M:%S%.3f"), h)
+                    }
+                })
+                .collect();
+            Column::new("ts".into(), text)
+        };
         DataFrame::new_infer_height(vec![
-            Column::new("ts".into(), self.ts),
+            ts,
             Column::new("actor".into(), self.actor),
             Column::new("action".into(), self.action),
             Column::new("records".into(), self.records),
@@ -572,7 +598,7 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
             );
         }
         total += rows.ts.len();
-        let mut frame = rows.frame()?;
+        let mut frame = rows.frame(o.format)?;
         let ext = match o.format {
             OutputFormat::Csv => "csv",
             OutputFormat::CsvGz => "csv.gz",

@@ -4,28 +4,39 @@
 //! independent 64-bit hashes, kept per UTC day so each batch is compared only
 //! with the days it touches.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use polars::prelude::*;
 
 use crate::error::Result;
 use crate::schema::{self, *};
 
-const SEEDS_HI: (u64, u64, u64, u64) = (0x9e37_79b9, 0x7f4a_7c15, 0x94d0_49bb, 0x1331_11eb);
-const SEEDS_LO: (u64, u64, u64, u64) = (0xbf58_476d, 0x1ce4_e5b9, 0x2545_f491, 0x4f6c_dd1d);
+const SEEDS: (u64, u64, u64, u64) = (0x9e37_79b9, 0x7f4a_7c15, 0x94d0_49bb, 0x1331_11eb);
 
+/// The de-duplication key: `event_id`'s hash when present, else a wrapping
+/// sum of per-column hashes with a different seed per column (much cheaper
+/// than hashing a row encoding, and order-sensitive through the seeds).
 fn key(seeds: (u64, u64, u64, u64)) -> Expr {
     let (a, b, c, d) = seeds;
-    let row = as_struct(schema::EVENT_COLUMNS.iter().map(|c| col(*c)).collect());
+    let row = schema::EVENT_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let i = i as u64 + 1;
+            col(*name).hash(a ^ i, b.rotate_left(i as u32), c.wrapping_mul(i), d)
+        })
+        .reduce(|acc, h| acc + h)
+        .expect("contract has columns");
     when(col(EVENT_ID).is_not_null())
         .then(col(EVENT_ID).hash(a, b, c, d))
-        .otherwise(row.hash(a, b, c, d))
+        .otherwise(row)
 }
 
-/// Remembers the keys of every event kept so far.
+/// Remembers the keys of every event kept so far, one frame per batch with
+/// the days it covers.
 #[derive(Default)]
 pub struct Deduplicator {
-    seen: HashMap<i32, DataFrame>,
+    seen: Vec<(HashSet<i32>, DataFrame)>,
     /// Duplicate rows dropped so far.
     pub dropped: usize,
 }
@@ -38,23 +49,21 @@ impl Deduplicator {
             .lazy()
             .with_columns([
                 col(TS).dt().date().cast(DataType::Int32).alias(UTC_DAY),
-                key(SEEDS_HI).alias(KEY_HI),
-                key(SEEDS_LO).alias(KEY_LO),
+                key(SEEDS).alias(KEY),
             ])
-            .unique_stable(
-                Some(cols([UTC_DAY, KEY_HI, KEY_LO])),
-                UniqueKeepStrategy::First,
-            )
+            .unique(Some(cols([UTC_DAY, KEY])), UniqueKeepStrategy::First)
             .collect()?;
-        let days: Vec<i32> = keyed
+        let days: HashSet<i32> = keyed
             .column(UTC_DAY)?
             .unique()?
             .i32()?
             .into_no_null_iter()
             .collect();
-        let earlier: Vec<LazyFrame> = days
+        let earlier: Vec<LazyFrame> = self
+            .seen
             .iter()
-            .filter_map(|d| self.seen.get(d).map(|f| f.clone().lazy()))
+            .filter(|(covered, _)| !covered.is_disjoint(&days))
+            .map(|(_, keys)| keys.clone().lazy())
             .collect();
         let fresh = if earlier.is_empty() {
             keyed
@@ -64,29 +73,15 @@ impl Deduplicator {
                 .lazy()
                 .join(
                     earlier,
-                    [col(UTC_DAY), col(KEY_HI), col(KEY_LO)],
-                    [col(UTC_DAY), col(KEY_HI), col(KEY_LO)],
+                    [col(UTC_DAY), col(KEY)],
+                    [col(UTC_DAY), col(KEY)],
                     JoinArgs::new(JoinType::Anti),
                 )
                 .collect()?
         };
-        for day in days {
-            let keys = fresh
-                .clone()
-                .lazy()
-                .filter(col(UTC_DAY).eq(lit(day)))
-                .select([col(UTC_DAY), col(KEY_HI), col(KEY_LO)])
-                .collect()?;
-            match self.seen.get_mut(&day) {
-                Some(existing) => {
-                    existing.vstack_mut(&keys)?;
-                }
-                None => {
-                    self.seen.insert(day, keys);
-                }
-            }
-        }
+        let keys = fresh.select([UTC_DAY, KEY])?;
+        self.seen.push((days, keys));
         self.dropped += before - fresh.height();
-        Ok(fresh.drop_many([UTC_DAY, KEY_HI, KEY_LO]))
+        Ok(fresh.drop_many([UTC_DAY, KEY]))
     }
 }

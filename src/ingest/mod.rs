@@ -187,7 +187,11 @@ pub(crate) fn rejections(
 
 /// Reads and validates one access-event file.
 pub fn read_events(file: &InputFile, settings: &Settings) -> Result<EventBatch> {
+    let t = std::time::Instant::now();
     let raw = readers::read_raw(file)?;
+    if std::env::var_os("LEAKWATCH_TRACE").is_some() {
+        eprintln!("trace: rawread {:.3}s", t.elapsed().as_secs_f64());
+    }
     let rows = raw.frame.height() + raw.unparsable.len();
     let frame = mapped(raw.frame, &file.path, settings)?;
     let (frame, unknown_columns) = conformed(
@@ -204,16 +208,17 @@ pub fn read_events(file: &InputFile, settings: &Settings) -> Result<EventBatch> 
         .collect();
     let raw_schema = frame.schema().clone();
     let checked = validate::validated(frame.lazy(), &raw_schema, settings).collect()?;
-    let bad = checked
-        .clone()
-        .lazy()
-        .filter(validate::any_bad())
-        .collect()?;
+    let bad = validate::with_reasons(
+        checked.clone().lazy().filter(col(validate::BAD)),
+        &raw_schema,
+        settings,
+    )
+    .collect()?;
     let mut rejected = raw.unparsable;
     rejected.extend(rejections(&bad, file, &validate::CHECKED, &row_columns)?);
     let events = checked
         .lazy()
-        .filter(validate::any_bad().not())
+        .filter(col(validate::BAD).not())
         .select(validate::canonical_columns())
         .collect()?;
     Ok(EventBatch {

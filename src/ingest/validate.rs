@@ -25,6 +25,14 @@ fn text(name: &str) -> Expr {
         .otherwise(trimmed)
 }
 
+/// Optional text: kept as given, with empty strings as null (no trimming,
+/// which would copy every string of every column).
+fn optional_text(name: &str) -> Expr {
+    when(col(name).str().len_bytes().eq(lit(0u32)))
+        .then(null_str())
+        .otherwise(col(name))
+}
+
 /// Parses a text timestamp of the contract into UTC nanoseconds.
 /// Returns (parsed, reason-if-bad).
 pub fn parse_timestamp_text(name: &str) -> (Expr, Expr) {
@@ -168,53 +176,47 @@ fn records_column(dtype: &DataType) -> (Expr, Expr) {
     (parsed, reason)
 }
 
-/// Adds the canonical contract columns (prefixed `__`) and the reason columns
-/// (`__bad_*`) to a raw frame whose columns already carry contract names.
+/// Boolean column: the row has at least one bad value.
+pub const BAD: &str = "__bad";
+
+fn allowed(values: &[&str]) -> Expr {
+    lit(Series::new("allowed".into(), values)).implode(true)
+}
+
+/// Adds the canonical contract columns (prefixed `__`) and the [`BAD`] flag
+/// to a raw frame whose columns already carry contract names. Reasons are
+/// worked out by [`with_reasons`] on the bad rows only.
 pub fn validated(raw: LazyFrame, schema_of_raw: &Schema, settings: &Settings) -> LazyFrame {
     let ts_dtype = schema_of_raw.get(TS).cloned().unwrap_or(DataType::String);
-    let (ts, ts_bad) = if matches!(ts_dtype, DataType::Datetime(_, _)) {
-        parse_timestamp_native(TS, &ts_dtype)
-    } else {
-        parse_timestamp_text(TS)
-    };
+    let native_ts = matches!(ts_dtype, DataType::Datetime(_, _));
     let rec_dtype = schema_of_raw
         .get(RECORDS)
         .cloned()
         .unwrap_or(DataType::String);
-    let (records, records_bad) = records_column(&rec_dtype);
-    let (action, action_bad) = enum_column(ACTION, &ACTIONS, None, settings);
-    let (kind, kind_bad) = enum_column(ACTOR_KIND, &ACTOR_KINDS, Some("employee"), settings);
-    let (status, status_bad) = enum_column(STATUS, &STATUSES, Some("ok"), settings);
-    let actor = text(ACTOR);
-    let actor_bad = when(actor.clone().is_null())
-        .then(lit("empty actor"))
-        .otherwise(null_str());
-
-    // Contract defaults for a missing `records`.
-    let records = when(records.clone().is_not_null())
-        .then(records)
-        .when(action.clone().is_in(
-            lit(Series::new("a".into(), ["view", "update", "delete"])).implode(true),
-            false,
-        ))
-        .then(lit(1i64))
-        .when(action.clone().eq(lit("login")))
-        .then(lit(0i64))
-        .otherwise(lit(NULL).cast(DataType::Int64));
-
-    let mut exprs = vec![
-        ts.alias(format!("__{TS}")),
-        actor.alias(format!("__{ACTOR}")),
-        action.alias(format!("__{ACTION}")),
-        records.alias(format!("__{RECORDS}")),
-        kind.alias(format!("__{ACTOR_KIND}")),
-        status.alias(format!("__{STATUS}")),
-        ts_bad.alias(format!("{BAD_PREFIX}{TS}")),
-        actor_bad.alias(format!("{BAD_PREFIX}{ACTOR}")),
-        action_bad.alias(format!("{BAD_PREFIX}{ACTION}")),
-        records_bad.alias(format!("{BAD_PREFIX}{RECORDS}")),
-        kind_bad.alias(format!("{BAD_PREFIX}{ACTOR_KIND}")),
-        status_bad.alias(format!("{BAD_PREFIX}{STATUS}")),
+    let named = |name: &str| format!("__{name}");
+    // Stage 1: parse and normalise, each column once.
+    let mut stage1 = vec![
+        if native_ts {
+            parse_timestamp_native(TS, &ts_dtype).0
+        } else {
+            parse_timestamp_text(TS).0
+        }
+        .alias(named(TS)),
+        text(ACTOR).alias(named(ACTOR)),
+        enum_column(ACTION, &ACTIONS, None, settings).0.alias(named(ACTION)),
+        enum_column(ACTOR_KIND, &ACTOR_KINDS, Some("employee"), settings)
+            .0
+            .alias(named(ACTOR_KIND)),
+        enum_column(STATUS, &STATUSES, Some("ok"), settings)
+            .0
+            .alias(named(STATUS)),
+        records_column(&rec_dtype).0.alias("__records_parsed"),
+        if rec_dtype.is_integer() {
+            lit(false)
+        } else {
+            text(RECORDS).is_not_null()
+        }
+        .alias("__records_given"),
     ];
     for name in [
         CUSTOMER_ID,
@@ -227,22 +229,71 @@ pub fn validated(raw: LazyFrame, schema_of_raw: &Schema, settings: &Settings) ->
         TEAM,
         EVENT_ID,
     ] {
-        exprs.push(text(name).alias(format!("__{name}")));
+        stage1.push(optional_text(name).alias(named(name)));
     }
-    raw.with_columns(exprs)
+    let action = col(named(ACTION));
+    let parsed = col("__records_parsed");
+    // Stage 2: contract defaults for a missing `records`, and the bad flag.
+    let records = when(parsed.clone().is_not_null())
+        .then(parsed.clone())
+        .when(action.clone().is_in(allowed(&["view", "update", "delete"]), false))
+        .then(lit(1i64))
+        .when(action.clone().eq(lit("login")))
+        .then(lit(0i64))
+        .otherwise(lit(NULL).cast(DataType::Int64));
+    let not_in = |name: &str, values: &[&str]| {
+        col(named(name))
+            .is_in(allowed(values), false)
+            .fill_null(lit(false))
+            .not()
+    };
+    let bad = col(named(TS))
+        .is_null()
+        .or(col(named(ACTOR)).is_null())
+        .or(not_in(ACTION, &ACTIONS))
+        .or(not_in(ACTOR_KIND, &ACTOR_KINDS))
+        .or(not_in(STATUS, &STATUSES))
+        .or(parsed.clone().lt(lit(0i64)).fill_null(lit(false)))
+        .or(col("__records_given").and(parsed.is_null()));
+    raw.with_columns(stage1)
+        .with_columns([records.alias(named(RECORDS)), bad.alias(BAD)])
+}
+
+/// Adds the reason columns (`__bad_*`, null when fine) to bad rows.
+pub fn with_reasons(bad_rows: LazyFrame, schema_of_raw: &Schema, settings: &Settings) -> LazyFrame {
+    let ts_dtype = schema_of_raw.get(TS).cloned().unwrap_or(DataType::String);
+    let rec_dtype = schema_of_raw
+        .get(RECORDS)
+        .cloned()
+        .unwrap_or(DataType::String);
+    let ts_bad = if matches!(ts_dtype, DataType::Datetime(_, _)) {
+        parse_timestamp_native(TS, &ts_dtype).1
+    } else {
+        parse_timestamp_text(TS).1
+    };
+    let actor_bad = when(text(ACTOR).is_null())
+        .then(lit("empty actor"))
+        .otherwise(null_str());
+    bad_rows.with_columns([
+        ts_bad.alias(format!("{BAD_PREFIX}{TS}")),
+        actor_bad.alias(format!("{BAD_PREFIX}{ACTOR}")),
+        enum_column(ACTION, &ACTIONS, None, settings)
+            .1
+            .alias(format!("{BAD_PREFIX}{ACTION}")),
+        records_column(&rec_dtype)
+            .1
+            .alias(format!("{BAD_PREFIX}{RECORDS}")),
+        enum_column(ACTOR_KIND, &ACTOR_KINDS, Some("employee"), settings)
+            .1
+            .alias(format!("{BAD_PREFIX}{ACTOR_KIND}")),
+        enum_column(STATUS, &STATUSES, Some("ok"), settings)
+            .1
+            .alias(format!("{BAD_PREFIX}{STATUS}")),
+    ])
 }
 
 /// The contract columns that carry a reason column.
 pub const CHECKED: [&str; 6] = [TS, ACTOR, ACTION, RECORDS, ACTOR_KIND, STATUS];
-
-/// Expression true on rows with at least one bad value.
-pub fn any_bad() -> Expr {
-    let mut e = lit(false);
-    for c in CHECKED {
-        e = e.or(col(format!("{BAD_PREFIX}{c}")).is_not_null());
-    }
-    e
-}
 
 /// Selects the canonical event columns (dropping the `__` prefix).
 pub fn canonical_columns() -> Vec<Expr> {
