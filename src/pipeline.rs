@@ -76,41 +76,51 @@ pub fn ingest(
     // Files are validated one by one (errors name the file) and reduced in
     // batches of about BATCH_EVENTS events: large enough that polars works on
     // big columns, small enough that a year is never held at once.
+    // A reader thread validates the next files while this one reduces the
+    // current batch; the bounded channel keeps at most two files in flight.
     let mut pending: Option<DataFrame> = None;
-    for (i, file) in files.iter().enumerate() {
-        let t = std::time::Instant::now();
-        let batch = ingest::read_events(file, settings)?;
-        if std::env::var_os("LEAKWATCH_TRACE").is_some() {
-            eprintln!("trace: read {:.3}s", t.elapsed().as_secs_f64());
-        }
-        counts.rows += batch.rows;
-        rejected.extend(batch.rejected);
-        unknown.extend(batch.unknown_columns);
-        match pending.as_mut() {
-            Some(frame) => {
-                frame.vstack_mut(&batch.events)?;
+    std::thread::scope(|scope| -> Result<()> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(2);
+        let files = &files;
+        scope.spawn(move || {
+            for file in files {
+                let batch = ingest::read_events(file, settings);
+                let failed = batch.is_err();
+                if sender.send(batch).is_err() || failed {
+                    break;
+                }
             }
-            None => pending = Some(batch.events),
+        });
+        for (i, batch) in receiver.iter().enumerate() {
+            let batch = batch?;
+            counts.rows += batch.rows;
+            rejected.extend(batch.rejected);
+            unknown.extend(batch.unknown_columns);
+            match pending.as_mut() {
+                Some(frame) => {
+                    frame.vstack_mut(&batch.events)?;
+                }
+                None => pending = Some(batch.events),
+            }
+            let full = pending.as_ref().is_some_and(|f| f.height() >= BATCH_EVENTS);
+            if !(full || i + 1 == files.len()) {
+                continue;
+            }
+            let Some(events) = pending.take() else {
+                continue;
+            };
+            let events = dedupe.unseen(events)?;
+            if events.height() == 0 {
+                continue;
+            }
+            counts.events += events.height();
+            let (lo, hi) = ts_bounds(&events)?;
+            first_ts = earliest(first_ts, lo);
+            last_ts = last_ts.max(hi);
+            parts.push(features::reduce(events, settings)?);
         }
-        let full = pending.as_ref().is_some_and(|f| f.height() >= BATCH_EVENTS);
-        if !(full || i + 1 == files.len()) {
-            continue;
-        }
-        let Some(events) = pending.take() else { continue };
-        let t = std::time::Instant::now();
-        let events = dedupe.unseen(events)?;
-        if std::env::var_os("LEAKWATCH_TRACE").is_some() {
-            eprintln!("trace: dedupe {:.3}s", t.elapsed().as_secs_f64());
-        }
-        if events.height() == 0 {
-            continue;
-        }
-        counts.events += events.height();
-        let (lo, hi) = ts_bounds(&events)?;
-        first_ts = earliest(first_ts, lo);
-        last_ts = last_ts.max(hi);
-        parts.push(features::reduce(events, settings)?);
-    }
+        Ok(())
+    })?;
     counts.duplicates = dedupe.dropped;
     if !tickets_paths.is_empty() {
         let files = ingest::resolve_inputs(tickets_paths)?;
@@ -200,20 +210,9 @@ struct RunRecord<'a> {
 
 /// Scores ingested tables into alerts.
 pub fn alerts(ingested: &Ingested, settings: &Settings) -> Result<(ActorDays, Vec<Alert>)> {
-    let t = std::time::Instant::now();
-    let trace = std::env::var_os("LEAKWATCH_TRACE").is_some();
     let table = features::table::actor_days(&ingested.tables)?;
-    if trace {
-        eprintln!("trace: table {:.3}s", t.elapsed().as_secs_f64());
-    }
     let verdicts = scoring::verdicts(&table, settings);
-    if trace {
-        eprintln!("trace: verdicts {:.3}s", t.elapsed().as_secs_f64());
-    }
     let alerts = report::alerts(&table, &verdicts, &ingested.tables, settings)?;
-    if trace {
-        eprintln!("trace: alerts {:.3}s", t.elapsed().as_secs_f64());
-    }
     Ok((table, alerts))
 }
 

@@ -374,7 +374,10 @@ mod contract {
         use std::io::Write as _;
         let dir = tempfile::tempdir().unwrap();
         let mut bytes = Vec::new();
-        for part in ["ts,actor,action\n2024-01-01 10:00:00,a,view\n", "2024-01-01 10:00:01,a,view\n"] {
+        for part in [
+            "ts,actor,action\n2024-01-01 10:00:00,a,view\n",
+            "2024-01-01 10:00:01,a,view\n",
+        ] {
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             gz.write_all(part.as_bytes()).unwrap();
             bytes.extend(gz.finish().unwrap());
@@ -383,7 +386,11 @@ mod contract {
         std::fs::write(&f, bytes).unwrap();
         let o = leakwatch(&["check", f.to_str().unwrap()]);
         let out = String::from_utf8_lossy(&o.stdout).to_string();
-        assert!(o.status.success() && out.contains("events:     2"), "{out}{}", stderr(&o));
+        assert!(
+            o.status.success() && out.contains("events:     2"),
+            "{out}{}",
+            stderr(&o)
+        );
 
         let bad = write(dir.path(), "broken.parquet", "not parquet at all");
         let o = leakwatch(&["check", bad.to_str().unwrap()]);
@@ -396,7 +403,10 @@ mod contract {
         use polars::prelude::*;
         let dir = tempfile::tempdir().unwrap();
         // 23:30 UTC on Jan 1 is already Jan 2 in Oslo.
-        let ts = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap().and_hms_opt(23, 30, 0).unwrap();
+        let ts = chrono::NaiveDate::from_ymd_opt(2024, 1, 1)
+            .unwrap()
+            .and_hms_opt(23, 30, 0)
+            .unwrap();
         let mut frame = df!(
             "ts" => [ts],
             "actor" => ["a"],
@@ -405,18 +415,39 @@ mod contract {
         )
         .unwrap();
         let f = dir.path().join("a.parquet");
-        ParquetWriter::new(std::fs::File::create(&f).unwrap()).finish(&mut frame).unwrap();
+        ParquetWriter::new(std::fs::File::create(&f).unwrap())
+            .finish(&mut frame)
+            .unwrap();
         let o = leakwatch(&["check", f.to_str().unwrap()]);
         let out = String::from_utf8_lossy(&o.stdout).to_string();
         assert!(o.status.success(), "{out}{}", stderr(&o));
-        assert!(out.contains("2024-01-01 23:30:00 .. 2024-01-01 23:30:00 UTC"), "{out}");
+        assert!(
+            out.contains("2024-01-01 23:30:00 .. 2024-01-01 23:30:00 UTC"),
+            "{out}"
+        );
         // Day bucketing follows --timezone: the alert-free run still reports the local day.
         for (tz, day) in [("UTC", "2024-01-01"), ("Europe/Oslo", "2024-01-02")] {
             let out_dir = dir.path().join(tz.replace('/', "-"));
-            let o = leakwatch(&["analyze", f.to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--timezone", tz, "--config", write(dir.path(), "all.toml", "alert_q = 1.0\nreason_p = 1.0\n").to_str().unwrap(), "-q"]);
+            let o = leakwatch(&[
+                "analyze",
+                f.to_str().unwrap(),
+                "--out",
+                out_dir.to_str().unwrap(),
+                "--timezone",
+                tz,
+                "--config",
+                write(dir.path(), "all.toml", "alert_q = 1.0\nreason_p = 1.0\n")
+                    .to_str()
+                    .unwrap(),
+                "-q",
+            ]);
             assert!(o.status.success(), "{}", stderr(&o));
             let alerts = read_alerts(&out_dir);
-            assert_eq!(alerts.len(), 1, "with alert_q = 1 every actor-day is listed");
+            assert_eq!(
+                alerts.len(),
+                1,
+                "with alert_q = 1 every actor-day is listed"
+            );
             assert_eq!(alerts[0]["day"], day);
         }
     }

@@ -72,6 +72,9 @@ pub struct Baseline {
     /// Rows exported on a day with exports.
     pub export: Option<CountModel>,
     pub export_days: usize,
+    /// Probability that a day of this actor has an export: their own
+    /// export-day rate, with the peers' rate worth ten days as prior.
+    pub export_rate: f64,
     pub sensitive: Option<ShareModel>,
     /// Which local hours are off-hours for this actor, and the share model.
     pub off_hours: Option<([bool; 24], ShareModel)>,
@@ -105,6 +108,13 @@ pub fn median_without(sorted: &[f64], skip: Option<usize>) -> f64 {
         at(n / 2)
     } else {
         0.5 * (at(n / 2 - 1) + at(n / 2))
+    }
+}
+
+/// Adds one hour histogram to another.
+pub fn add_hours(total: &mut [f64; 24], more: &[f64; 24]) {
+    for (t, m) in total.iter_mut().zip(more) {
+        *t += m;
     }
 }
 
@@ -187,15 +197,28 @@ impl<'r> Baselines<'r> {
             counts[k] = models::count_predictive(&values, peer, s.prior_days, s.count_scale_floor)
                 .map(|m| if weekend { m.shifted(shift, 0.0) } else { m });
         }
-        // Exports: sizes of past export days over a longer window; without
-        // peers who export, an export is judged against the actor's own daily
-        // record volume (a first export is evidence in proportion to its size).
-        let export_sizes: Vec<f64> = self
-            .window(row.actor, day, s.export_window_days)
-            .filter(|r| r.export_rows > 0.0)
-            .map(|r| r.export_rows.ln_1p())
-            .collect();
+        // Exports: sizes of past export days over a longer window, with the
+        // peers' exports as prior. A first export (no export history, no
+        // exporting peers) is judged against the actor's own daily record
+        // volume, so it is evidence in proportion to its size; that prior
+        // says nothing about later exports, which are judged against the
+        // actor's own once there are enough of them.
+        let mut active_days = 0.0;
+        let mut export_sizes = Vec::new();
+        for r in self.window(row.actor, day, s.export_window_days) {
+            active_days += 1.0;
+            if r.export_rows > 0.0 {
+                export_sizes.push(r.export_rows.ln_1p());
+            }
+        }
+        const RATE_PRIOR_DAYS: f64 = 10.0;
+        let peer_rate = peers.export_rate(row.actor).unwrap_or(0.5);
+        let export_rate = (export_sizes.len() as f64 + RATE_PRIOR_DAYS * peer_rate)
+            / (active_days + RATE_PRIOR_DAYS);
         let export_peer = peers.export(row.actor).or_else(|| {
+            if !export_sizes.is_empty() {
+                return None;
+            }
             counts[0].map(|m| PeerCount {
                 mu: m.loc,
                 tau: m.scale,
@@ -213,9 +236,14 @@ impl<'r> Baselines<'r> {
             .iter()
             .map(|r| (r.sensitive_events, r.data_events))
             .collect();
-        let sensitive = peers
-            .sensitive_share(row.actor)
-            .map(|g| models::share_predictive(&share_days, g, s.share_prior_events));
+        let sensitive = peers.sensitive_share(row.actor).map(|g| {
+            models::share_predictive(
+                &share_days,
+                g,
+                s.share_prior_events,
+                peers.sensitive_phi(row.actor),
+            )
+        });
         let off_hours = self.off_hours(&history, peers.hour_profile(row.actor));
         let novelty = ItemKind::ALL.map(|kind| self.novelty(row, kind, peers));
         Baseline {
@@ -224,6 +252,7 @@ impl<'r> Baselines<'r> {
             counts,
             export,
             export_days: export_sizes.len(),
+            export_rate,
             sensitive,
             off_hours,
             novelty,
@@ -237,9 +266,7 @@ impl<'r> Baselines<'r> {
     ) -> Option<([bool; 24], ShareModel)> {
         let mut counts = [0.0; 24];
         for r in history {
-            for h in 0..24 {
-                counts[h] += r.hours[h];
-            }
+            add_hours(&mut counts, &r.hours);
         }
         let total: f64 = counts.iter().sum();
         let lambda = self.settings.share_prior_events;
@@ -341,8 +368,8 @@ impl<'r> Baselines<'r> {
                     }
                     let shift = median_without(&sorted, rank[a]);
                     if shift > 0.0 {
-                        let extra = std::f64::consts::FRAC_PI_2 * typical_scale.powi(2)
-                            / others as f64;
+                        let extra =
+                            std::f64::consts::FRAC_PI_2 * typical_scale.powi(2) / others as f64;
                         if let Some(m) = baselines[j].counts[k] {
                             baselines[j].counts[k] = Some(m.shifted(shift, extra));
                         }
@@ -388,7 +415,12 @@ mod tests {
     fn leave_one_out_median_matches_brute_force() {
         let sorted = [1.0, 2.0, 4.0, 7.0, 11.0, 16.0];
         for skip in 0..sorted.len() {
-            let rest: Vec<f64> = sorted.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, v)| *v).collect();
+            let rest: Vec<f64> = sorted
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != skip)
+                .map(|(_, v)| *v)
+                .collect();
             assert_eq!(median_without(&sorted, Some(skip)), median(&rest));
         }
         assert_eq!(median_without(&sorted, None), median(&sorted));

@@ -120,28 +120,45 @@ impl ShareModel {
     }
 }
 
+/// Day-level concentration of a share, from the excess of the day-to-day
+/// variance of daily shares over binomial noise (method of moments), or
+/// `None` with fewer than five days. Clamped to [2, 200].
+pub fn share_concentration(days: &[(f64, f64)]) -> Option<f64> {
+    let used: Vec<&(f64, f64)> = days.iter().filter(|d| d.1 > 0.0).collect();
+    if used.len() < 5 {
+        return None;
+    }
+    let (k, n): (f64, f64) = used.iter().fold((0.0, 0.0), |(k, n), d| (k + d.0, n + d.1));
+    let mean = (k / n).clamp(1e-4, 1.0 - 1e-4);
+    let shares: Vec<f64> = used.iter().map(|d| d.0 / d.1).collect();
+    let m = shares.iter().sum::<f64>() / shares.len() as f64;
+    let v = shares.iter().map(|s| (s - m).powi(2)).sum::<f64>() / (shares.len() - 1) as f64;
+    let mean_n = n / used.len() as f64;
+    let excess = v - mean * (1.0 - mean) / mean_n;
+    let phi = if excess > 0.0 {
+        mean * (1.0 - mean) / excess - 1.0
+    } else {
+        200.0
+    };
+    Some(phi.clamp(2.0, 200.0))
+}
+
 /// Builds a share predictive from personal daily (k, n) pairs and the peers'
-/// pooled share, with `prior_events` pseudo-events of peer evidence.
-pub fn share_predictive(days: &[(f64, f64)], peer_share: f64, prior_events: f64) -> ShareModel {
+/// pooled share, with `prior_events` pseudo-events of peer evidence. The
+/// day-level concentration is `phi` (the peers' typical one, estimated from
+/// many members and so stable), else the actor's own, else 50.
+pub fn share_predictive(
+    days: &[(f64, f64)],
+    peer_share: f64,
+    prior_events: f64,
+    phi: Option<f64>,
+) -> ShareModel {
     let (k, n): (f64, f64) = days.iter().fold((0.0, 0.0), |(k, n), d| (k + d.0, n + d.1));
     let mean = ((k + prior_events * peer_share) / (n + prior_events)).clamp(1e-4, 1.0 - 1e-4);
-    // Day-level concentration from the excess of the day-to-day variance
-    // over binomial noise; a default of 50 while history is short.
-    let used: Vec<&(f64, f64)> = days.iter().filter(|d| d.1 > 0.0).collect();
-    let mut phi: f64 = 50.0;
-    if used.len() >= 5 {
-        let shares: Vec<f64> = used.iter().map(|d| d.0 / d.1).collect();
-        let m = shares.iter().sum::<f64>() / shares.len() as f64;
-        let v = shares.iter().map(|s| (s - m).powi(2)).sum::<f64>() / (shares.len() - 1) as f64;
-        let mean_n = used.iter().map(|d| d.1).sum::<f64>() / used.len() as f64;
-        let excess = v - mean * (1.0 - mean) / mean_n;
-        phi = if excess > 0.0 {
-            mean * (1.0 - mean) / excess - 1.0
-        } else {
-            200.0
-        };
-    }
-    let phi = phi.clamp(2.0, 200.0);
+    let phi = phi
+        .or_else(|| share_concentration(days))
+        .unwrap_or(50.0)
+        .clamp(2.0, 200.0);
     ShareModel {
         a: mean * phi,
         b: (1.0 - mean) * phi,
@@ -190,7 +207,7 @@ mod tests {
     #[test]
     fn share_model_flags_a_jump_from_never_to_always() {
         let days = vec![(0.0, 300.0); 30];
-        let m = share_predictive(&days, 0.2, 50.0);
+        let m = share_predictive(&days, 0.2, 50.0, None);
         assert!(m.mean() < 0.01);
         assert!(m.p_upper(300.0, 300.0) < 1e-12);
         assert!(m.p_upper(1.0, 300.0) > 0.01);
@@ -201,7 +218,7 @@ mod tests {
         let days: Vec<(f64, f64)> = (0..28)
             .map(|i| (if i % 2 == 0 { 10.0 } else { 30.0 }, 100.0))
             .collect();
-        let m = share_predictive(&days, 0.2, 50.0);
+        let m = share_predictive(&days, 0.2, 50.0, None);
         assert!(m.p_upper(35.0, 100.0) > 0.01);
     }
 }

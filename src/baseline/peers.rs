@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use super::{is_weekend, Baselines, Count, PeerCount};
+use super::{add_hours, is_weekend, Baselines, Count, PeerCount};
 use crate::features::ItemKind;
 use crate::stats::{mad, median, robust_mean_var};
 
@@ -21,7 +21,11 @@ const MIN_MEMBERS: usize = 3;
 struct GroupStats {
     counts: [Option<PeerCount>; 2],
     export: Option<PeerCount>,
+    /// Share of member-days with an export.
+    export_rate: Option<f64>,
     sensitive: Option<f64>,
+    /// Typical day-level concentration of members' sensitive shares.
+    sensitive_phi: Option<f64>,
     hours: Option<[f64; 24]>,
 }
 
@@ -34,7 +38,10 @@ struct MemberSummary {
     weekend_shift: [Option<f64>; 2],
     /// (mean, sd) of log export sizes, with at least two export days.
     export: Option<(f64, f64)>,
+    /// (days with an export, active days) in the export window.
+    export_days: (f64, f64),
     sensitive: (f64, f64),
+    sensitive_phi: Option<f64>,
     hours: [f64; 24],
 }
 
@@ -45,13 +52,22 @@ fn mean(v: &[f64]) -> f64 {
 fn summary(engine: &Baselines, actor: usize, day: NaiveDate) -> MemberSummary {
     let s = engine.settings;
     let floor = s.count_scale_floor;
-    let window: Vec<&crate::features::ActorDay> = engine.window(actor, day, s.window_days).collect();
+    let window: Vec<&crate::features::ActorDay> =
+        engine.window(actor, day, s.window_days).collect();
     let mut counts = [None, None];
     let mut weekend_shift = [None, None];
     for (k, count) in Count::ALL.iter().enumerate() {
         let (we, wd): (Vec<f64>, Vec<f64>) = (
-            window.iter().filter(|r| is_weekend(r.day)).map(|r| count.of(r).ln_1p()).collect(),
-            window.iter().filter(|r| !is_weekend(r.day)).map(|r| count.of(r).ln_1p()).collect(),
+            window
+                .iter()
+                .filter(|r| is_weekend(r.day))
+                .map(|r| count.of(r).ln_1p())
+                .collect(),
+            window
+                .iter()
+                .filter(|r| !is_weekend(r.day))
+                .map(|r| count.of(r).ln_1p())
+                .collect(),
         );
         if we.len() >= 2 && wd.len() >= 2 {
             weekend_shift[k] = Some(mean(&we) - mean(&wd));
@@ -61,11 +77,13 @@ fn summary(engine: &Baselines, actor: usize, day: NaiveDate) -> MemberSummary {
             counts[k] = Some((m, v.max(floor * floor).sqrt()));
         }
     }
-    let sizes: Vec<f64> = engine
-        .window(actor, day, s.export_window_days)
-        .filter(|r| r.export_rows > 0.0)
-        .map(|r| r.export_rows.ln_1p())
-        .collect();
+    let (mut active, mut sizes) = (0.0, Vec::new());
+    for r in engine.window(actor, day, s.export_window_days) {
+        active += 1.0;
+        if r.export_rows > 0.0 {
+            sizes.push(r.export_rows.ln_1p());
+        }
+    }
     let export = (sizes.len() >= 2).then(|| {
         let (m, v) = robust_mean_var(&sizes, floor);
         (m, v.max(floor * floor).sqrt())
@@ -74,14 +92,18 @@ fn summary(engine: &Baselines, actor: usize, day: NaiveDate) -> MemberSummary {
     for r in &window {
         k += r.sensitive_events;
         n += r.data_events;
-        for h in 0..24 {
-            hours[h] += r.hours[h];
-        }
+        add_hours(&mut hours, &r.hours);
     }
+    let share_days: Vec<(f64, f64)> = window
+        .iter()
+        .map(|r| (r.sensitive_events, r.data_events))
+        .collect();
     MemberSummary {
+        sensitive_phi: super::models::share_concentration(&share_days),
         counts,
         weekend_shift,
         export,
+        export_days: (sizes.len() as f64, active),
         sensitive: (k, n),
         hours,
     }
@@ -101,28 +123,47 @@ fn peer_count(pairs: &[(f64, f64)], floor: f64, weekend_shift: f64) -> Option<Pe
     })
 }
 
-fn group_stats(summaries: &HashMap<usize, MemberSummary>, members: &[usize], floor: f64) -> GroupStats {
+fn group_stats(
+    summaries: &HashMap<usize, MemberSummary>,
+    members: &[usize],
+    floor: f64,
+) -> GroupStats {
     let mut out = GroupStats::default();
     let of = |a: &usize| &summaries[a];
     for k in 0..Count::ALL.len() {
-        let shifts: Vec<f64> = members.iter().filter_map(|a| of(a).weekend_shift[k]).collect();
-        let shift = if shifts.len() >= MIN_MEMBERS { median(&shifts) } else { 0.0 };
+        let shifts: Vec<f64> = members
+            .iter()
+            .filter_map(|a| of(a).weekend_shift[k])
+            .collect();
+        let shift = if shifts.len() >= MIN_MEMBERS {
+            median(&shifts)
+        } else {
+            0.0
+        };
         let pairs: Vec<(f64, f64)> = members.iter().filter_map(|a| of(a).counts[k]).collect();
         out.counts[k] = peer_count(&pairs, floor, shift);
     }
     let exports: Vec<(f64, f64)> = members.iter().filter_map(|a| of(a).export).collect();
     out.export = peer_count(&exports, floor, 0.0);
+    let (export_days, active_days) = members.iter().fold((0.0, 0.0), |(k, n), a| {
+        (k + of(a).export_days.0, n + of(a).export_days.1)
+    });
+    if active_days > 0.0 {
+        out.export_rate = Some(export_days / active_days);
+    }
     let (mut k, mut n, mut hours) = (0.0, 0.0, [0.0; 24]);
     for a in members {
         let m = of(a);
         k += m.sensitive.0;
         n += m.sensitive.1;
-        for h in 0..24 {
-            hours[h] += m.hours[h];
-        }
+        add_hours(&mut hours, &m.hours);
     }
     if n > 0.0 {
         out.sensitive = Some(k / n);
+    }
+    let phis: Vec<f64> = members.iter().filter_map(|a| of(a).sensitive_phi).collect();
+    if phis.len() >= MIN_MEMBERS {
+        out.sensitive_phi = Some(median(&phis));
     }
     let total: f64 = hours.iter().sum();
     if total > 0.0 {
@@ -174,8 +215,10 @@ impl PeerStats {
             members.entry("all".into()).or_default().push(a);
             group.insert(a, g);
         }
-        let summaries: HashMap<usize, MemberSummary> =
-            active.iter().map(|&a| (a, summary(engine, a, day))).collect();
+        let summaries: HashMap<usize, MemberSummary> = active
+            .iter()
+            .map(|&a| (a, summary(engine, a, day)))
+            .collect();
         let floor = engine.settings.count_scale_floor;
         let stats = members
             .iter()
@@ -218,8 +261,14 @@ impl PeerStats {
     pub fn export(&self, actor: usize) -> Option<PeerCount> {
         self.stats.get(&self.group_of(actor)).and_then(|s| s.export)
     }
+    pub fn export_rate(&self, actor: usize) -> Option<f64> {
+        self.first(actor, |s| s.export_rate)
+    }
     pub fn sensitive_share(&self, actor: usize) -> Option<f64> {
         self.first(actor, |s| s.sensitive)
+    }
+    pub fn sensitive_phi(&self, actor: usize) -> Option<f64> {
+        self.first(actor, |s| s.sensitive_phi)
     }
     pub fn hour_profile(&self, actor: usize) -> Option<[f64; 24]> {
         self.first(actor, |s| s.hours)

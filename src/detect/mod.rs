@@ -88,6 +88,7 @@ pub(crate) mod testing {
             counts: [Some(count(100.0, 0.25, 20)), Some(count(60.0, 0.25, 20))],
             export: None,
             export_days: 0,
+            export_rate: 1.0,
             sensitive: Some(ShareModel { a: 2.0, b: 18.0 }),
             off_hours: None,
             novelty: [None, None, None, None],

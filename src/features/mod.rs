@@ -141,9 +141,6 @@ fn count_where(cond: Expr) -> Expr {
 
 /// Reduces one chunk of canonical events to its feature tables.
 pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
-    let t = std::time::Instant::now();
-    let trace = std::env::var_os("LEAKWATCH_TRACE").is_some();
-    let lap = |what: &str| if trace { eprintln!("trace: {what} {:.3}s", t.elapsed().as_secs_f64()) };
     let (day, hour) = local_time(settings);
     let events = events
         .lazy()
@@ -153,56 +150,79 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
             sensitive(settings).alias(SENSITIVE),
         ])
         .collect()?;
-    lap("derive");
-    let action = |a: &str| col(ACTION).eq(lit(a));
-    let is_export = action("export");
-    let actor_days = events
+    // Two steps: events are first counted per (action, status, team, kind)
+    // (one pass of hashing instead of a string comparison per action and
+    // status per event), then the few rows per actor-day are pivoted.
+    let parts = events
         .clone()
         .lazy()
-        .group_by([col(ACTOR), col(DAY)])
+        .group_by([
+            col(ACTOR),
+            col(DAY),
+            col(ACTION),
+            col(STATUS),
+            col(TEAM),
+            col(ACTOR_KIND),
+        ])
         .agg([
-            len().cast(DataType::Int64).alias(EVENTS),
+            len().cast(DataType::Int64).alias(N),
             col(RECORDS).sum().alias(RECORDS_KNOWN),
             count_where(col(RECORDS).is_null()).alias(RECORDS_UNKNOWN),
-            count_where(action("view")).alias(VIEWS),
-            count_where(action("search")).alias(SEARCHES),
-            count_where(is_export.clone()).alias(EXPORTS),
-            col(RECORDS)
+            count_where(col(SENSITIVE)).alias(SENSITIVE_EVENTS),
+            col(TS).max().alias(LAST_TS),
+        ]);
+    let action = |a: &str| col(ACTION).eq(lit(a));
+    let n_where = |cond: Expr| col(N).filter(cond).sum();
+    let is_export = action("export");
+    let actor_days = parts
+        .group_by([col(ACTOR), col(DAY)])
+        .agg([
+            col(N).sum().alias(EVENTS),
+            col(RECORDS_KNOWN).sum(),
+            col(RECORDS_UNKNOWN).sum(),
+            n_where(action("view")).alias(VIEWS),
+            n_where(action("search")).alias(SEARCHES),
+            n_where(is_export.clone()).alias(EXPORTS),
+            col(RECORDS_KNOWN)
                 .filter(is_export.clone())
                 .sum()
                 .alias(EXPORT_ROWS),
-            count_where(is_export.clone().and(col(RECORDS).is_null())).alias(EXPORT_UNKNOWN),
-            count_where(action("update")).alias(UPDATES),
-            count_where(action("delete")).alias(DELETES),
-            count_where(action("login")).alias(LOGINS),
-            count_where(col(STATUS).eq(lit("denied"))).alias(DENIED),
-            count_where(col(STATUS).eq(lit("error"))).alias(ERRORS),
-            count_where(action("login").not()).alias(DATA_EVENTS),
-            count_where(col(SENSITIVE).and(action("login").not())).alias(SENSITIVE_EVENTS),
+            col(RECORDS_UNKNOWN)
+                .filter(is_export)
+                .sum()
+                .alias(EXPORT_UNKNOWN),
+            n_where(action("update")).alias(UPDATES),
+            n_where(action("delete")).alias(DELETES),
+            n_where(action("login")).alias(LOGINS),
+            n_where(col(STATUS).eq(lit("denied"))).alias(DENIED),
+            n_where(col(STATUS).eq(lit("error"))).alias(ERRORS),
+            n_where(action("login").not()).alias(DATA_EVENTS),
+            col(SENSITIVE_EVENTS).filter(action("login").not()).sum(),
             col(TEAM)
                 .filter(col(TEAM).is_not_null())
                 .sort_by(
-                    [col(TS).filter(col(TEAM).is_not_null())],
+                    [col(LAST_TS).filter(col(TEAM).is_not_null())],
                     SortMultipleOptions::default(),
                 )
                 .last()
                 .alias(TEAM),
-            col(TS).filter(col(TEAM).is_not_null()).max().alias(TEAM_TS),
+            col(LAST_TS)
+                .filter(col(TEAM).is_not_null())
+                .max()
+                .alias(TEAM_TS),
             col(ACTOR_KIND)
-                .sort_by([col(TS)], SortMultipleOptions::default())
+                .sort_by([col(LAST_TS)], SortMultipleOptions::default())
                 .last()
                 .alias(ACTOR_KIND),
-            col(TS).max().alias(KIND_TS),
+            col(LAST_TS).max().alias(KIND_TS),
         ])
         .collect()?;
-    lap("actor_days");
     let hours = events
         .clone()
         .lazy()
         .group_by([col(ACTOR), col(DAY), col(HOUR)])
         .agg([len().cast(DataType::Int64).alias(N)])
         .collect()?;
-    lap("hours");
     // Each item kind is first counted per distinct value (few per
     // actor-day), so splitting `fields` touches distinct lists, not events.
     let item = |kind: &str, column: &str| {
@@ -243,7 +263,6 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
     .group_by([col(ACTOR), col(DAY), col(KIND), col(VALUE)])
     .agg([col(N).sum()])
     .collect()?;
-    lap("items");
     let customers = events
         .lazy()
         .filter(col(CUSTOMER_ID).is_not_null())
@@ -258,7 +277,6 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
             col(TS).max().alias(LAST_TS),
         ])
         .collect()?;
-    lap("customers");
     Ok(FeatureTables {
         actor_days,
         hours,

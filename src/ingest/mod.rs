@@ -187,11 +187,7 @@ pub(crate) fn rejections(
 
 /// Reads and validates one access-event file.
 pub fn read_events(file: &InputFile, settings: &Settings) -> Result<EventBatch> {
-    let t = std::time::Instant::now();
     let raw = readers::read_raw(file)?;
-    if std::env::var_os("LEAKWATCH_TRACE").is_some() {
-        eprintln!("trace: rawread {:.3}s", t.elapsed().as_secs_f64());
-    }
     let rows = raw.frame.height() + raw.unparsable.len();
     let frame = mapped(raw.frame, &file.path, settings)?;
     let (frame, unknown_columns) = conformed(

@@ -203,7 +203,9 @@ pub fn validated(raw: LazyFrame, schema_of_raw: &Schema, settings: &Settings) ->
         }
         .alias(named(TS)),
         text(ACTOR).alias(named(ACTOR)),
-        enum_column(ACTION, &ACTIONS, None, settings).0.alias(named(ACTION)),
+        enum_column(ACTION, &ACTIONS, None, settings)
+            .0
+            .alias(named(ACTION)),
         enum_column(ACTOR_KIND, &ACTOR_KINDS, Some("employee"), settings)
             .0
             .alias(named(ACTOR_KIND)),
@@ -236,7 +238,11 @@ pub fn validated(raw: LazyFrame, schema_of_raw: &Schema, settings: &Settings) ->
     // Stage 2: contract defaults for a missing `records`, and the bad flag.
     let records = when(parsed.clone().is_not_null())
         .then(parsed.clone())
-        .when(action.clone().is_in(allowed(&["view", "update", "delete"]), false))
+        .when(
+            action
+                .clone()
+                .is_in(allowed(&["view", "update", "delete"]), false),
+        )
         .then(lit(1i64))
         .when(action.clone().eq(lit("login")))
         .then(lit(0i64))
