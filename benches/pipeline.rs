@@ -48,6 +48,7 @@ fn bench(c: &mut Criterion) {
                     scenarios: vec![],
                     format,
                     start: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+                    intensity: 1.0,
                 },
             )
             .unwrap();

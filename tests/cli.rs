@@ -82,6 +82,15 @@ fn day_offset(start: &str, day: &str) -> i64 {
     (d - s).num_days()
 }
 
+fn attackers_of(truth: &Value) -> Vec<&str> {
+    truth["attacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["actor"].as_str().unwrap())
+        .collect()
+}
+
 fn medium_or_higher(a: &Value) -> bool {
     a["severity"] != "low"
 }
@@ -144,6 +153,40 @@ mod detection {
                 assert!(mine.iter().all(|a| a["first_anomalous_day"] == onset));
             }
         }
+        // The benign events the generator plants raise no medium-or-higher
+        // alert once baselines exist: the surge day, new hires' first weeks,
+        // team leads' weekly reports and the services' scheduled work.
+        let serious: Vec<&Value> = alerts.iter().filter(|a| medium_or_higher(a)).collect();
+        let surge_team = truth["surge"][0].as_str().unwrap();
+        let surge_day = truth["surge"][1].as_str().unwrap();
+        assert!(
+            !serious
+                .iter()
+                .any(|a| a["team"] == surge_team && a["day"] == surge_day),
+            "seed {seed}: the team surge raised an alert"
+        );
+        for hire in truth["new_hires"].as_array().unwrap() {
+            assert!(
+                !serious.iter().any(|a| a["actor"] == hire[0]),
+                "seed {seed}: new hire {} alerted",
+                hire[0]
+            );
+        }
+        let benign_regulars: Vec<&Value> = truth["team_leads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(truth["services"].as_array().unwrap())
+            .filter(|a| !attackers_of(&truth).contains(&a.as_str().unwrap()))
+            .collect();
+        for a in &serious {
+            if day_offset(truth["start"].as_str().unwrap(), a["day"].as_str().unwrap()) >= 28 {
+                assert!(
+                    !benign_regulars.contains(&&a["actor"]),
+                    "seed {seed}: scheduled work alerted: {a}"
+                );
+            }
+        }
         // Benign population: at most 1 medium-or-higher alert per 1,000
         // benign actor-days after the first four weeks (with a floor of 2
         // for small organisations).
@@ -183,6 +226,25 @@ mod detection {
     #[test]
     fn planted_attacks_are_flagged_on_time_seed_2_larger_org() {
         check_planted(2, 150);
+    }
+
+    /// Teams of four fall back to `actor_kind` peers; a small benign
+    /// organisation still produces a quiet morning list.
+    #[test]
+    fn small_teams_fall_back_to_kind_peers_and_stay_quiet() {
+        let dir = tempfile::tempdir().unwrap();
+        let truth = generate(dir.path(), 24, 45, 9, "none", "csv");
+        let alerts = analyze(&dir.path().join("logs"), &dir.path().join("out"), &[]);
+        let start = truth["start"].as_str().unwrap();
+        let late_serious: Vec<&Value> = alerts
+            .iter()
+            .filter(|a| medium_or_higher(a) && day_offset(start, a["day"].as_str().unwrap()) >= 28)
+            .collect();
+        assert!(late_serious.len() <= 1, "{late_serious:#?}");
+        assert!(alerts
+            .iter()
+            .filter(|a| a["actor_kind"] == "employee")
+            .all(|a| a["peer_group"] != "team:consumer-en"));
     }
 }
 

@@ -31,6 +31,9 @@ pub struct GenerateArgs {
     /// File format of the access logs (one file per day).
     #[arg(long, value_enum, default_value = "csv")]
     pub format: OutputFormat,
+    /// Workload multiplier: 1.0 gives about 45 events per agent per working day.
+    #[arg(long, default_value_t = 1.0)]
+    pub intensity: f64,
     /// First day (YYYY-MM-DD).
     #[arg(long, default_value = "2024-01-01")]
     pub start: chrono::NaiveDate,
@@ -48,6 +51,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             .collect(),
         format: args.format,
         start: args.start,
+        intensity: args.intensity,
     };
     let truth = generate::write(&args.out, &options)?;
     eprintln!(

@@ -48,6 +48,8 @@ pub struct GenerateOptions {
     pub scenarios: Vec<Scenario>,
     pub format: OutputFormat,
     pub start: NaiveDate,
+    /// Multiplies every agent's workload (1.0: about 45 events a working day).
+    pub intensity: f64,
 }
 
 /// One planted attack in the ground truth.
@@ -312,7 +314,7 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
             id: format!("emp-{:04}", i + 1),
             team,
             lead,
-            rate: 12.0 + 20.0 * rng.f64(),
+            rate: (12.0 + 20.0 * rng.f64()) * o.intensity.max(0.01),
             ip: format!("10.{}.{}.{}", team + 1, i / 250, i % 250 + 1),
             start_day: if new_hire {
                 20 + rng.below((days - 25) as usize) as u32
