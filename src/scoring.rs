@@ -54,13 +54,12 @@ pub fn verdicts(table: &ActorDays, settings: &Settings) -> Vec<Verdict> {
                 findings.sort_by(|a, b| a.p_value.total_cmp(&b.p_value));
                 let ps: Vec<f64> = findings.iter().map(|f| f.p_value).collect();
                 let p_value = cauchy_combination(&ps);
-                let established = baseline.n_personal >= settings.min_history_days as usize;
                 Verdict {
                     row: i,
                     p_value,
                     q_value: 1.0,
                     findings,
-                    anomalous: established && p_value <= settings.anomalous_p,
+                    anomalous: baseline.established && p_value <= settings.anomalous_p,
                     onset: day,
                     group: baseline.group.clone(),
                     severity: None,
@@ -68,7 +67,11 @@ pub fn verdicts(table: &ActorDays, settings: &Settings) -> Vec<Verdict> {
             })
             .collect();
         let ps: Vec<f64> = day_verdicts.iter().map(|v| v.p_value).collect();
-        for (v, q) in day_verdicts.iter_mut().zip(benjamini_hochberg(&ps)) {
+        for ((v, q), baseline) in day_verdicts
+            .iter_mut()
+            .zip(benjamini_hochberg(&ps))
+            .zip(&baselines)
+        {
             v.q_value = q;
             if q <= settings.alert_q {
                 v.severity = Some(Severity::of(q, settings));
@@ -80,7 +83,7 @@ pub fn verdicts(table: &ActorDays, settings: &Settings) -> Vec<Verdict> {
             } else {
                 run_start[actor] = None;
             }
-            engine.learn(v.row, v.anomalous);
+            engine.learn(v.row, v.anomalous, baseline);
         }
         out.extend(day_verdicts);
         start = end;

@@ -53,12 +53,39 @@ pub struct NewItem {
     pub peers: usize,
 }
 
+impl NewItem {
+    /// How rare the item is among peers: (users + 1) / (peers + 2).
+    pub fn rarity(&self) -> f64 {
+        (self.peer_users as f64 + 1.0) / (self.peers as f64 + 2.0)
+    }
+    /// The share of peers who use it (0 without peers); unlike `rarity` it
+    /// does not move with the group's size, so past days compare exactly.
+    pub fn peer_share(&self) -> f64 {
+        if self.peers == 0 {
+            0.0
+        } else {
+            self.peer_users as f64 / self.peers as f64
+        }
+    }
+}
+
+fn rarest(items: &[NewItem]) -> Option<&NewItem> {
+    items
+        .iter()
+        .min_by(|a, b| a.rarity().total_cmp(&b.rarity()))
+}
+
 /// The actor's novelty rate for one item kind, and today's new items.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Novelty {
     /// Posterior probability that a day brings a new item of this kind.
     pub rate: f64,
     pub new_items: Vec<NewItem>,
+    /// Given a new item, the chance it is at least as rare among peers as
+    /// today's rarest: the share of the actor's past novelty days that were,
+    /// with today's peer rarity as a prior worth two days. An agent whose
+    /// every new IP is unique to them learns that a unique IP is ordinary.
+    pub rarity_tail: f64,
 }
 
 /// Everything a detector may compare an actor-day against.
@@ -66,8 +93,11 @@ pub struct Novelty {
 pub struct Baseline {
     /// The peer group used: `team:NAME`, `kind:KIND` or `all`.
     pub group: String,
-    /// Learned personal days in the window.
+    /// Learned personal days behind the personal estimates.
     pub n_personal: usize,
+    /// Enough learned history (`min_history_days`, ever) for a day to be
+    /// judged anomalous on the actor's own evidence.
+    pub established: bool,
     pub counts: [Option<CountModel>; 2],
     /// Rows exported on a day with exports.
     pub export: Option<CountModel>,
@@ -88,10 +118,16 @@ pub struct ActorHistory {
     pub kind: String,
     /// Row indices of learned days, in day order.
     pub learned: Vec<usize>,
+    /// Items used on learned days, per kind: what counts as seen before.
     pub seen: [HashSet<String>; 4],
-    /// Learned days (after the first) that brought a new item, per kind.
+    /// Days after the first (anomalous or not) that brought a new item, per kind.
     pub novelty_days: [u32; 4],
+    /// Days after the first, anomalous or not. Counting anomalous days too
+    /// keeps the novelty rate from shrinking each time novelty is flagged.
     pub observed_days: u32,
+    /// The peer share of the rarest new item on each past novelty day.
+    pub past_peer_share: [Vec<f64>; 4],
+    pub started: bool,
     pub last_active: Option<NaiveDate>,
 }
 
@@ -159,6 +195,27 @@ impl<'r> Baselines<'r> {
             .filter(move |r| r.day < day)
     }
 
+    /// The personal history for day D: learned days in the trailing window,
+    /// topped up with older learned days to at least `min_history_days`, so
+    /// a change that outlasts the window is still compared with what came
+    /// before it rather than with nothing.
+    pub fn history(&self, actor: usize, day: NaiveDate) -> Vec<&ActorDay> {
+        let s = self.settings;
+        let mut rows: Vec<&ActorDay> = self.window(actor, day, s.window_days).collect();
+        let want = s.min_history_days as usize;
+        if rows.len() < want {
+            rows = self.actors[actor]
+                .learned
+                .iter()
+                .rev()
+                .map(|&i| &self.rows[i])
+                .filter(|r| r.day < day)
+                .take(want)
+                .collect();
+        }
+        rows
+    }
+
     /// Baselines for every row of `day` (`today` holds their row indices).
     pub fn for_day(&mut self, day: NaiveDate, today: &[usize]) -> Vec<Baseline> {
         // A team change starts a fresh personal baseline.
@@ -184,7 +241,7 @@ impl<'r> Baselines<'r> {
     fn baseline(&self, row: &ActorDay, day: NaiveDate, peers: &peers::PeerStats) -> Baseline {
         let s = self.settings;
         let group = peers.group_of(row.actor);
-        let history: Vec<&ActorDay> = self.window(row.actor, day, s.window_days).collect();
+        let history = self.history(row.actor, day);
         let weekend = is_weekend(day);
         let mut counts = [None, None];
         for (k, count) in Count::ALL.iter().enumerate() {
@@ -249,6 +306,7 @@ impl<'r> Baselines<'r> {
         Baseline {
             group,
             n_personal: history.len(),
+            established: self.actors[row.actor].learned.len() >= s.min_history_days as usize,
             counts,
             export,
             export_days: export_sizes.len(),
@@ -308,7 +366,7 @@ impl<'r> Baselines<'r> {
             return None;
         }
         let rate = (h.novelty_days[k] as f64 + 1.0) / (h.observed_days as f64 + 10.0);
-        let new_items = row.items[k]
+        let new_items: Vec<NewItem> = row.items[k]
             .iter()
             .filter(|v| !h.seen[k].contains(*v))
             .map(|v| {
@@ -320,7 +378,20 @@ impl<'r> Baselines<'r> {
                 }
             })
             .collect();
-        Some(Novelty { rate, new_items })
+        let rarity_tail = match rarest(&new_items) {
+            Some(item) => {
+                let past = &h.past_peer_share[k];
+                let share = item.peer_share();
+                let as_rare = past.iter().filter(|&&r| r <= share + 1e-12).count();
+                (as_rare as f64 + 2.0 * item.rarity()) / (past.len() as f64 + 2.0)
+            }
+            None => 1.0,
+        };
+        Some(Novelty {
+            rate,
+            new_items,
+            rarity_tail,
+        })
     }
 
     /// Moves each member's count expectations by the median change of the
@@ -379,29 +450,41 @@ impl<'r> Baselines<'r> {
         }
     }
 
-    /// Ends `row`'s day: a learned day joins the baseline and the seen sets;
-    /// an anomalous one is kept out.
-    pub fn learn(&mut self, row_index: usize, anomalous: bool) {
+    /// Ends `row`'s day: novelty is counted whatever the verdict; a learned
+    /// day joins the baseline and the seen sets, an anomalous one is kept out.
+    pub fn learn(&mut self, row_index: usize, anomalous: bool, baseline: &Baseline) {
+        let row = &self.rows[row_index];
+        let h = &mut self.actors[row.actor];
+        if h.started {
+            h.observed_days += 1;
+            for kind in ItemKind::ALL {
+                let k = kind.index();
+                match &baseline.novelty[k] {
+                    Some(n) => {
+                        if let Some(item) = rarest(&n.new_items) {
+                            h.novelty_days[k] += 1;
+                            h.past_peer_share[k].push(item.peer_share());
+                        }
+                    }
+                    None => {
+                        if row.items[k].iter().any(|v| !h.seen[k].contains(v)) {
+                            h.novelty_days[k] += 1;
+                        }
+                    }
+                }
+            }
+        }
+        h.started = true;
         if anomalous {
             return;
         }
-        let row = &self.rows[row_index];
-        let h = &mut self.actors[row.actor];
-        let first = h.learned.is_empty() && h.observed_days == 0;
         for kind in ItemKind::ALL {
             let k = kind.index();
-            let mut new = false;
             for v in &row.items[k] {
-                new |= h.seen[k].insert(v.clone());
+                if !h.seen[k].contains(v) {
+                    h.seen[k].insert(v.clone());
+                }
             }
-            if new && !first {
-                h.novelty_days[k] += 1;
-            }
-        }
-        if !first {
-            h.observed_days += 1;
-        } else {
-            h.observed_days = 0;
         }
         h.learned.push(row_index);
     }

@@ -85,6 +85,7 @@ pub(crate) mod testing {
         Baseline {
             group: "team:t".into(),
             n_personal: 20,
+            established: true,
             counts: [Some(count(100.0, 0.25, 20)), Some(count(60.0, 0.25, 20))],
             export: None,
             export_days: 0,

@@ -1,9 +1,10 @@
 //! First use of a client, source IP, resource or field. The p-value is the
 //! chance of a day bringing something new (the actor's own novelty rate,
-//! with a prior of one new-item day in ten) times how rare the item is among
-//! the peers ((users + 1) / (peers + 2)): a field no peer reads, on an
-//! account that never changes, is strong evidence; a new IP for a roaming
-//! agent is not.
+//! with a prior of one new-item day in ten) times the chance that a new
+//! item is as rare among the peers as today's ((users + 1) / (peers + 2),
+//! calibrated on the actor's own past new items): a field no peer reads, on
+//! an account that never changes, is strong evidence; one more unique IP
+//! for a roaming agent is not.
 
 use super::{Detector, Finding};
 use crate::baseline::Baseline;
@@ -22,11 +23,10 @@ impl Detector for NewItems {
     }
     fn evaluate(&self, _today: &ActorDay, baseline: &Baseline) -> Option<Finding> {
         let novelty = baseline.novelty[self.0.index()].as_ref()?;
-        let rarest = novelty.new_items.iter().min_by(|a, b| {
-            let ra = (a.peer_users as f64 + 1.0) / (a.peers as f64 + 2.0);
-            let rb = (b.peer_users as f64 + 1.0) / (b.peers as f64 + 2.0);
-            ra.total_cmp(&rb)
-        });
+        let rarest = novelty
+            .new_items
+            .iter()
+            .min_by(|a, b| a.rarity().total_cmp(&b.rarity()));
         let Some(item) = rarest else {
             return Some(Finding {
                 detector: self.name(),
@@ -36,11 +36,10 @@ impl Detector for NewItems {
                 detail: format!("no new {}", self.0.name()),
             });
         };
-        let rarity = (item.peer_users as f64 + 1.0) / (item.peers as f64 + 2.0);
         let names: Vec<&str> = novelty.new_items.iter().map(|i| i.value.as_str()).collect();
         Some(Finding {
             detector: self.name(),
-            p_value: (novelty.rate * rarity).min(1.0),
+            p_value: (novelty.rate * novelty.rarity_tail).min(1.0),
             observed: novelty.new_items.len() as f64,
             expected: novelty.rate,
             detail: format!(
@@ -72,6 +71,7 @@ mod tests {
                 peer_users: 0,
                 peers: 20,
             }],
+            rarity_tail: 1.0 / 22.0,
         });
         let f = NewItems(ItemKind::Field).evaluate(&day(), &b).unwrap();
         assert!(f.p_value < 1e-3, "{f:?}");
