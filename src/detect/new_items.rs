@@ -83,6 +83,7 @@ mod tests {
                 peer_users: 18,
                 peers: 20,
             }],
+            rarity_tail: 0.9,
         });
         assert!(
             NewItems(ItemKind::Field)
