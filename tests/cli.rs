@@ -228,6 +228,31 @@ mod detection {
         check_planted(2, 150);
     }
 
+    /// A change that outlasts the baseline window is never learned as the
+    /// new normal: the vendor stays flagged, with the same onset, to the end.
+    #[test]
+    fn a_persistent_vendor_change_stays_flagged_beyond_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let truth = generate(dir.path(), 30, 90, 4, "vendor-card", "parquet");
+        let alerts = analyze(&dir.path().join("logs"), &dir.path().join("out"), &[]);
+        let attack = &truth["attacks"][0];
+        let onset = attack["onset"].as_str().unwrap();
+        let last = attack["last_day"].as_str().unwrap();
+        let flagged: Vec<&Value> = alerts
+            .iter()
+            .filter(|a| a["actor"] == "vendor-chatwidget" && a["day"].as_str().unwrap() >= onset)
+            .collect();
+        let days = day_offset(onset, last) + 1;
+        assert!(days > 30, "the attack must outlast the 28-day window");
+        assert_eq!(
+            flagged.len() as i64,
+            days,
+            "flagged on every day of the change"
+        );
+        assert!(flagged.iter().all(|a| a["first_anomalous_day"] == onset));
+        assert!(flagged.iter().all(|a| medium_or_higher(a)));
+    }
+
     /// Teams of four fall back to `actor_kind` peers; a small benign
     /// organisation still produces a quiet morning list.
     #[test]
