@@ -5,13 +5,13 @@
 
 use std::path::Path;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use leakwatch::generate::{self, GenerateOptions, OutputFormat};
 use leakwatch::{features, pipeline, scoring, Settings};
 
 const DAYS: u32 = 30;
 /// Roughly the events one generated employee produces per day.
-const EVENTS_PER_EMPLOYEE_DAY: usize = 48;
+const EVENTS_PER_EMPLOYEE_DAY: usize = 39;
 
 fn sizes() -> Vec<usize> {
     std::env::var("LEAKWATCH_BENCH_EVENTS")
@@ -32,7 +32,8 @@ fn bench(c: &mut Criterion) {
     let settings = Settings::default();
     let root = tempfile::tempdir().unwrap();
     let mut group = c.benchmark_group("analyze");
-    group.sample_size(10);
+    // Whole runs take seconds: ten flat samples, one run each.
+    group.sample_size(10).sampling_mode(SamplingMode::Flat);
     for target in sizes() {
         for (format, name) in [
             (OutputFormat::Parquet, "parquet"),

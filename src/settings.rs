@@ -40,6 +40,17 @@ pub struct Settings {
     pub min_team_size: usize,
     /// Prior strength (in pseudo-days) of the peer estimate of a count's day-to-day spread.
     pub prior_days: f64,
+    /// Prior strength (in pseudo-days) of day rates: how often an actor
+    /// exports, how often a day brings a new client, IP, resource or field.
+    pub rate_prior_days: f64,
+    /// Prior rate of days bringing a new item of a kind.
+    pub novelty_prior_rate: f64,
+    /// Learned weekdays in the window a member needs to speak for a peer group.
+    pub peer_min_days: usize,
+    /// Established members a peer group needs to have an opinion.
+    pub peer_min_members: usize,
+    /// Day-level concentration of the off-hours share (lower: days vary more).
+    pub off_hours_concentration: f64,
     /// Smallest relative day-to-day change of a count treated as noise
     /// (a log-scale floor: 0.10 means ±10% is never evidence).
     pub count_scale_floor: f64,
@@ -77,6 +88,11 @@ impl Default for Settings {
             min_history_days: 7,
             min_team_size: 5,
             prior_days: 6.0,
+            rate_prior_days: 10.0,
+            novelty_prior_rate: 0.1,
+            peer_min_days: 5,
+            peer_min_members: 3,
+            off_hours_concentration: 20.0,
             count_scale_floor: 0.10,
             share_prior_events: 50.0,
             off_hours_share: 0.01,
@@ -132,6 +148,15 @@ impl Settings {
         unit("reason_p", self.reason_p)?;
         unit("anomalous_p", self.anomalous_p)?;
         unit("off_hours_share", self.off_hours_share)?;
+        unit("novelty_prior_rate", self.novelty_prior_rate)?;
+        if self.rate_prior_days <= 0.0 || self.off_hours_concentration <= 0.0 {
+            return Err(Error::Usage(
+                "`rate_prior_days` and `off_hours_concentration` must be positive".into(),
+            ));
+        }
+        if self.peer_min_members == 0 {
+            return Err(Error::Usage("`peer_min_members` must be at least 1".into()));
+        }
         if self.window_days < 2 || self.export_window_days < 2 {
             return Err(Error::Usage(
                 "`window_days` and `export_window_days` must be at least 2".into(),

@@ -655,6 +655,11 @@ mod calibration {
                     continue;
                 }
                 let rate = hits as f64 / judged as f64;
+                eprintln!(
+                    "seed {seed}: {} p <= 0.01 on {:.2}% of {judged} benign actor-days",
+                    d.name(),
+                    100.0 * rate
+                );
                 assert!(
                     rate <= 0.03,
                     "seed {seed}: {} fires on {:.1}% of {judged} benign actor-days",

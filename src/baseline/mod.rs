@@ -268,10 +268,9 @@ impl<'r> Baselines<'r> {
                 export_sizes.push(r.export_rows.ln_1p());
             }
         }
-        const RATE_PRIOR_DAYS: f64 = 10.0;
         let peer_rate = peers.export_rate(row.actor).unwrap_or(0.5);
-        let export_rate = (export_sizes.len() as f64 + RATE_PRIOR_DAYS * peer_rate)
-            / (active_days + RATE_PRIOR_DAYS);
+        let export_rate = (export_sizes.len() as f64 + s.rate_prior_days * peer_rate)
+            / (active_days + s.rate_prior_days);
         let export_peer = peers.export(row.actor).or_else(|| {
             if !export_sizes.is_empty() {
                 return None;
@@ -349,7 +348,7 @@ impl<'r> Baselines<'r> {
         let share = share.clamp(1e-3, 0.5);
         // Off-hours work comes in sessions, so days vary a lot: a fixed,
         // modest concentration keeps one late evening from looking extreme.
-        let phi = 20.0;
+        let phi = self.settings.off_hours_concentration;
         Some((
             off,
             ShareModel {
@@ -365,7 +364,9 @@ impl<'r> Baselines<'r> {
         if h.observed_days < 3 {
             return None;
         }
-        let rate = (h.novelty_days[k] as f64 + 1.0) / (h.observed_days as f64 + 10.0);
+        let s = self.settings;
+        let rate = (h.novelty_days[k] as f64 + s.rate_prior_days * s.novelty_prior_rate)
+            / (h.observed_days as f64 + s.rate_prior_days);
         let new_items: Vec<NewItem> = row.items[k]
             .iter()
             .filter(|v| !h.seen[k].contains(*v))

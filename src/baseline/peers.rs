@@ -10,12 +10,8 @@ use chrono::NaiveDate;
 
 use super::{add_hours, is_weekend, Baselines, Count, PeerCount};
 use crate::features::ItemKind;
+use crate::settings::Settings;
 use crate::stats::{mad, median, robust_mean_var};
-
-/// Members need this many learned days in the window to speak for a group.
-const ESTABLISHED_DAYS: usize = 5;
-/// A group needs this many established members to have an opinion.
-const MIN_MEMBERS: usize = 3;
 
 #[derive(Default)]
 struct GroupStats {
@@ -72,7 +68,7 @@ fn summary(engine: &Baselines, actor: usize, day: NaiveDate) -> MemberSummary {
         if we.len() >= 2 && wd.len() >= 2 {
             weekend_shift[k] = Some(mean(&we) - mean(&wd));
         }
-        if wd.len() >= ESTABLISHED_DAYS {
+        if wd.len() >= s.peer_min_days {
             let (m, v) = robust_mean_var(&wd, floor);
             counts[k] = Some((m, v.max(floor * floor).sqrt()));
         }
@@ -109,8 +105,9 @@ fn summary(engine: &Baselines, actor: usize, day: NaiveDate) -> MemberSummary {
     }
 }
 
-fn peer_count(pairs: &[(f64, f64)], floor: f64, weekend_shift: f64) -> Option<PeerCount> {
-    if pairs.len() < MIN_MEMBERS {
+fn peer_count(pairs: &[(f64, f64)], settings: &Settings, weekend_shift: f64) -> Option<PeerCount> {
+    let floor = settings.count_scale_floor;
+    if pairs.len() < settings.peer_min_members {
         return None;
     }
     let means: Vec<f64> = pairs.iter().map(|p| p.0).collect();
@@ -126,7 +123,7 @@ fn peer_count(pairs: &[(f64, f64)], floor: f64, weekend_shift: f64) -> Option<Pe
 fn group_stats(
     summaries: &HashMap<usize, MemberSummary>,
     members: &[usize],
-    floor: f64,
+    settings: &Settings,
 ) -> GroupStats {
     let mut out = GroupStats::default();
     let of = |a: &usize| &summaries[a];
@@ -135,16 +132,16 @@ fn group_stats(
             .iter()
             .filter_map(|a| of(a).weekend_shift[k])
             .collect();
-        let shift = if shifts.len() >= MIN_MEMBERS {
+        let shift = if shifts.len() >= settings.peer_min_members {
             median(&shifts)
         } else {
             0.0
         };
         let pairs: Vec<(f64, f64)> = members.iter().filter_map(|a| of(a).counts[k]).collect();
-        out.counts[k] = peer_count(&pairs, floor, shift);
+        out.counts[k] = peer_count(&pairs, settings, shift);
     }
     let exports: Vec<(f64, f64)> = members.iter().filter_map(|a| of(a).export).collect();
-    out.export = peer_count(&exports, floor, 0.0);
+    out.export = peer_count(&exports, settings, 0.0);
     let (export_days, active_days) = members.iter().fold((0.0, 0.0), |(k, n), a| {
         (k + of(a).export_days.0, n + of(a).export_days.1)
     });
@@ -162,7 +159,7 @@ fn group_stats(
         out.sensitive = Some(k / n);
     }
     let phis: Vec<f64> = members.iter().filter_map(|a| of(a).sensitive_phi).collect();
-    if phis.len() >= MIN_MEMBERS {
+    if phis.len() >= settings.peer_min_members {
         out.sensitive_phi = Some(median(&phis));
     }
     let total: f64 = hours.iter().sum();
@@ -219,10 +216,9 @@ impl PeerStats {
             .iter()
             .map(|&a| (a, summary(engine, a, day)))
             .collect();
-        let floor = engine.settings.count_scale_floor;
         let stats = members
             .iter()
-            .map(|(g, m)| (g.clone(), group_stats(&summaries, m, floor)))
+            .map(|(g, m)| (g.clone(), group_stats(&summaries, m, engine.settings)))
             .collect();
         PeerStats {
             group,
