@@ -33,6 +33,62 @@ fn optional_text(name: &str) -> Expr {
         .otherwise(col(name))
 }
 
+const TS_PARTS: &str = r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?(?P<off>Z|[+-]\d{2}:\d{2})?$";
+
+/// Stage 1 of fast timestamp parsing: the parts of a text timestamp, from
+/// one regex pass (a struct whose fields are null when the shape is wrong).
+fn timestamp_parts(name: &str) -> Expr {
+    text(name)
+        .str()
+        .extract_groups(TS_PARTS)
+        .expect("the timestamp pattern compiles")
+}
+
+/// Stage 2: UTC nanoseconds from the parts (null when not a valid time).
+fn timestamp_from_parts(parts: &str) -> Expr {
+    let field = |f: &str| col(parts).struct_().field_by_name(f);
+    let base = concat_str([field("date"), lit(" "), field("time")], "", false)
+        .str()
+        .strptime(
+            DataType::Datetime(TimeUnit::Nanoseconds, None),
+            StrptimeOptions {
+                format: Some("%Y-%m-%d %H:%M:%S".into()),
+                strict: false,
+                exact: true,
+                cache: true,
+            },
+            lit("raise"),
+        );
+    let frac_ns = field("frac")
+        .str()
+        .pad_end(lit(9), '0')
+        .cast(DataType::Int64)
+        .fill_null(lit(0i64));
+    let off = field("off");
+    let off_h = off
+        .clone()
+        .str()
+        .slice(lit(1), lit(2))
+        .cast(DataType::Int64);
+    let off_m = off
+        .clone()
+        .str()
+        .slice(lit(4), lit(2))
+        .cast(DataType::Int64);
+    let sign = when(off.clone().str().starts_with(lit("-")))
+        .then(lit(-1i64))
+        .otherwise(lit(1i64));
+    let zulu = off.clone().is_null().or(off.eq(lit("Z")));
+    let off_ns = when(zulu.clone())
+        .then(lit(0i64))
+        .otherwise(sign * (off_h.clone() * lit(60i64) + off_m.clone()) * lit(60_000_000_000i64));
+    let offset_ok = zulu.or(off_h.lt_eq(lit(23i64)).and(off_m.lt_eq(lit(59i64))));
+    when(offset_ok)
+        .then(base.cast(DataType::Int64) + frac_ns - off_ns)
+        .otherwise(lit(NULL).cast(DataType::Int64))
+        .cast(DataType::Datetime(TimeUnit::Nanoseconds, None))
+}
+
 /// Parses a text timestamp of the contract into UTC nanoseconds.
 /// Returns (parsed, reason-if-bad).
 pub fn parse_timestamp_text(name: &str) -> (Expr, Expr) {
@@ -194,12 +250,18 @@ pub fn validated(raw: LazyFrame, schema_of_raw: &Schema, settings: &Settings) ->
         .cloned()
         .unwrap_or(DataType::String);
     let named = |name: &str| format!("__{name}");
+    // Stage 0: split text timestamps into parts with one regex pass.
+    let raw = if native_ts {
+        raw
+    } else {
+        raw.with_column(timestamp_parts(TS).alias("__ts_parts"))
+    };
     // Stage 1: parse and normalise, each column once.
     let mut stage1 = vec![
         if native_ts {
             parse_timestamp_native(TS, &ts_dtype).0
         } else {
-            parse_timestamp_text(TS).0
+            timestamp_from_parts("__ts_parts")
         }
         .alias(named(TS)),
         text(ACTOR).alias(named(ACTOR)),
