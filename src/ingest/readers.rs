@@ -65,9 +65,12 @@ fn read_csv(file: &InputFile) -> Result<RawFrame> {
             name: schema::SOURCE_LINE.into(),
             offset: 0,
         }))
-        .into_reader_with_file_handle(Cursor::new(bytes))
+        .into_reader_with_file_handle(Cursor::new(&bytes))
         .finish()
-        .map_err(|e| read_error(&file.path, e))?;
+        .map_err(|e| match csv_shape_problem(&bytes) {
+            Some(problem) => read_error(&file.path, problem),
+            None => read_error(&file.path, e),
+        })?;
     // Physical line of each record; corrected for quoted newlines only when
     // rows are rejected (see `csv_record_lines`).
     let frame = frame
@@ -82,34 +85,59 @@ fn read_csv(file: &InputFile) -> Result<RawFrame> {
     })
 }
 
-/// The 1-based physical line on which each CSV record starts (header = line 1),
-/// honouring quoted fields that span lines. Used only to report rejected rows.
-pub fn csv_record_lines(bytes: &[u8]) -> Vec<i64> {
-    let mut starts = Vec::new();
+/// Each CSV record (the header first): the 1-based physical line on which it
+/// starts and its number of fields, honouring quoted fields that span lines
+/// and doubled quotes. Used only to report problems.
+fn csv_records(bytes: &[u8]) -> Vec<(i64, usize)> {
+    let mut records = Vec::new();
     let mut line: i64 = 1;
     let mut in_quotes = false;
-    let mut at_record_start = true;
-    let mut header_done = false;
+    let mut current: Option<(i64, usize)> = None;
     for &b in bytes {
-        if at_record_start && b != b'\n' && b != b'\r' {
-            if header_done {
-                starts.push(line);
-            }
-            at_record_start = false;
+        if current.is_none() && b != b'\n' && b != b'\r' {
+            current = Some((line, 1));
         }
         match b {
             b'"' => in_quotes = !in_quotes,
+            b',' if !in_quotes => {
+                if let Some(c) = current.as_mut() {
+                    c.1 += 1;
+                }
+            }
             b'\n' => {
                 line += 1;
                 if !in_quotes {
-                    at_record_start = true;
-                    header_done = true;
+                    records.extend(current.take());
                 }
             }
             _ => {}
         }
     }
-    starts
+    records.extend(current);
+    records
+}
+
+/// The 1-based physical line on which each CSV data record starts (header =
+/// line 1). Used only to report rejected rows.
+pub fn csv_record_lines(bytes: &[u8]) -> Vec<i64> {
+    csv_records(bytes)
+        .into_iter()
+        .skip(1)
+        .map(|r| r.0)
+        .collect()
+}
+
+/// The first record whose field count differs from the header's, as a
+/// sentence, when the CSV reader has failed.
+fn csv_shape_problem(bytes: &[u8]) -> Option<String> {
+    let records = csv_records(bytes);
+    let header = records.first()?.1;
+    records.iter().skip(1).find(|r| r.1 != header).map(|r| {
+        format!(
+            "line {}: {} fields where the header has {}",
+            r.0, r.1, header
+        )
+    })
 }
 
 fn json_text(value: &serde_json::Value) -> Option<String> {
@@ -204,6 +232,16 @@ fn read_parquet(file: &InputFile) -> Result<RawFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ragged_csv_rows_are_named_by_line() {
+        let csv =
+            b"ts,actor,action\n2024-01-01 10:00:00,\"a,b\",view\n2024-01-01 10:00:01,a,view,x\n";
+        assert_eq!(
+            csv_shape_problem(csv).as_deref(),
+            Some("line 3: 4 fields where the header has 3")
+        );
+    }
 
     #[test]
     fn csv_record_lines_follow_quoted_newlines() {
