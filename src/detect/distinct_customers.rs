@@ -1,7 +1,7 @@
 //! Distinct customers touched that day, against the actor's predictive: the
 //! signature of an insider browsing customers beyond their queue.
 
-use super::{num, Detector, Finding};
+use super::{count_finding, Detector, Finding};
 use crate::baseline::{Baseline, Count};
 use crate::features::ActorDay;
 
@@ -13,20 +13,13 @@ impl Detector for DistinctCustomers {
     }
     fn evaluate(&self, today: &ActorDay, baseline: &Baseline) -> Option<Finding> {
         let model = baseline.counts[Count::Customers as usize]?;
-        let observed = today.distinct_customers;
-        let (lo, hi) = model.band();
-        Some(Finding {
-            detector: self.name(),
-            p_value: model.p_upper(observed),
-            observed,
-            expected: model.expected(),
-            detail: format!(
-                "viewed {} distinct customers; usual {}-{}",
-                num(observed),
-                num(lo.round()),
-                num(hi.round())
-            ),
-        })
+        Some(count_finding(
+            self.name(),
+            &model,
+            Count::Customers.of(today),
+            "viewed",
+            "distinct customers",
+        ))
     }
 }
 

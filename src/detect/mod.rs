@@ -50,6 +50,30 @@ pub fn registry() -> Vec<Box<dyn Detector>> {
     ]
 }
 
+/// A count judged against its predictive, explained as
+/// "{verb} {observed} {noun}; usual {low}-{high}" (the central 80%).
+pub(crate) fn count_finding(
+    detector: &'static str,
+    model: &crate::baseline::CountModel,
+    observed: f64,
+    verb: &str,
+    noun: &str,
+) -> Finding {
+    let (lo, hi) = model.band();
+    Finding {
+        detector,
+        p_value: model.p_upper(observed),
+        observed,
+        expected: model.expected(),
+        detail: format!(
+            "{verb} {} {noun}; usual {}-{}",
+            num(observed),
+            num(lo.round()),
+            num(hi.round())
+        ),
+    }
+}
+
 /// Formats a count for a sentence.
 pub(crate) fn num(x: f64) -> String {
     if (x - x.round()).abs() < 1e-9 || x.abs() >= 100.0 {

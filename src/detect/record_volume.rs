@@ -1,7 +1,7 @@
 //! Record volume: customer records returned or affected that day, against
 //! the actor's predictive (personal history shrunk toward peers).
 
-use super::{num, Detector, Finding};
+use super::{count_finding, Detector, Finding};
 use crate::baseline::{Baseline, Count};
 use crate::features::ActorDay;
 
@@ -13,20 +13,13 @@ impl Detector for RecordVolume {
     }
     fn evaluate(&self, today: &ActorDay, baseline: &Baseline) -> Option<Finding> {
         let model = baseline.counts[Count::Records as usize]?;
-        let observed = Count::Records.of(today);
-        let (lo, hi) = model.band();
-        Some(Finding {
-            detector: self.name(),
-            p_value: model.p_upper(observed),
-            observed,
-            expected: model.expected(),
-            detail: format!(
-                "touched {} records outside exports; usual {}-{}",
-                num(observed),
-                num(lo.round()),
-                num(hi.round())
-            ),
-        })
+        Some(count_finding(
+            self.name(),
+            &model,
+            Count::Records.of(today),
+            "touched",
+            "records outside exports",
+        ))
     }
 }
 

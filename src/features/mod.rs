@@ -176,46 +176,34 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
     let is_export = action("export");
     let actor_days = parts
         .group_by([col(ACTOR), col(DAY)])
-        .agg([
-            col(N).sum().alias(EVENTS),
-            col(RECORDS_KNOWN).sum(),
-            col(RECORDS_UNKNOWN).sum(),
-            n_where(action("view")).alias(VIEWS),
-            n_where(action("search")).alias(SEARCHES),
-            n_where(is_export.clone()).alias(EXPORTS),
-            col(RECORDS_KNOWN)
-                .filter(is_export.clone())
-                .sum()
-                .alias(EXPORT_ROWS),
-            col(RECORDS_UNKNOWN)
-                .filter(is_export)
-                .sum()
-                .alias(EXPORT_UNKNOWN),
-            n_where(action("update")).alias(UPDATES),
-            n_where(action("delete")).alias(DELETES),
-            n_where(action("login")).alias(LOGINS),
-            n_where(col(STATUS).eq(lit("denied"))).alias(DENIED),
-            n_where(col(STATUS).eq(lit("error"))).alias(ERRORS),
-            n_where(action("login").not()).alias(DATA_EVENTS),
-            col(SENSITIVE_EVENTS).filter(action("login").not()).sum(),
-            col(TEAM)
-                .filter(col(TEAM).is_not_null())
-                .sort_by(
-                    [col(LAST_TS).filter(col(TEAM).is_not_null())],
-                    SortMultipleOptions::default(),
-                )
-                .last()
-                .alias(TEAM),
-            col(LAST_TS)
-                .filter(col(TEAM).is_not_null())
-                .max()
-                .alias(TEAM_TS),
-            col(ACTOR_KIND)
-                .sort_by([col(LAST_TS)], SortMultipleOptions::default())
-                .last()
-                .alias(ACTOR_KIND),
-            col(LAST_TS).max().alias(KIND_TS),
-        ])
+        .agg(
+            [
+                col(N).sum().alias(EVENTS),
+                col(RECORDS_KNOWN).sum(),
+                col(RECORDS_UNKNOWN).sum(),
+                n_where(action("view")).alias(VIEWS),
+                n_where(action("search")).alias(SEARCHES),
+                n_where(is_export.clone()).alias(EXPORTS),
+                col(RECORDS_KNOWN)
+                    .filter(is_export.clone())
+                    .sum()
+                    .alias(EXPORT_ROWS),
+                col(RECORDS_UNKNOWN)
+                    .filter(is_export)
+                    .sum()
+                    .alias(EXPORT_UNKNOWN),
+                n_where(action("update")).alias(UPDATES),
+                n_where(action("delete")).alias(DELETES),
+                n_where(action("login")).alias(LOGINS),
+                n_where(col(STATUS).eq(lit("denied"))).alias(DENIED),
+                n_where(col(STATUS).eq(lit("error"))).alias(ERRORS),
+                n_where(action("login").not()).alias(DATA_EVENTS),
+                col(SENSITIVE_EVENTS).filter(action("login").not()).sum(),
+            ]
+            .into_iter()
+            .chain(last_team_and_kind(LAST_TS, LAST_TS))
+            .collect::<Vec<_>>(),
+        )
         .collect()?;
     let hours = events
         .clone()
@@ -285,6 +273,28 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
     })
 }
 
+/// The day's last non-null team and last actor kind, with when each was
+/// last seen (so chunks can be merged by the same rule), as aggregations.
+fn last_team_and_kind(team_ts: &str, kind_ts: &str) -> [Expr; 4] {
+    let has_team = col(TEAM).is_not_null();
+    [
+        col(TEAM)
+            .filter(has_team.clone())
+            .sort_by(
+                [col(team_ts).filter(has_team.clone())],
+                SortMultipleOptions::default(),
+            )
+            .last()
+            .alias(TEAM),
+        col(team_ts).filter(has_team).max().alias(TEAM_TS),
+        col(ACTOR_KIND)
+            .sort_by([col(kind_ts)], SortMultipleOptions::default())
+            .last()
+            .alias(ACTOR_KIND),
+        col(kind_ts).max().alias(KIND_TS),
+    ]
+}
+
 /// Merges the tables of several chunks: an actor-day split across files
 /// becomes one row, with the last `team` and `actor_kind` of the day.
 pub fn merge(parts: Vec<FeatureTables>) -> Result<FeatureTables> {
@@ -298,22 +308,7 @@ pub fn merge(parts: Vec<FeatureTables>) -> Result<FeatureTables> {
         )?)
     };
     let mut aggs: Vec<Expr> = SUMMED.iter().map(|c| col(*c).sum()).collect();
-    aggs.extend([
-        col(TEAM)
-            .filter(col(TEAM).is_not_null())
-            .sort_by(
-                [col(TEAM_TS).filter(col(TEAM).is_not_null())],
-                SortMultipleOptions::default(),
-            )
-            .last()
-            .alias(TEAM),
-        col(TEAM_TS).max(),
-        col(ACTOR_KIND)
-            .sort_by([col(KIND_TS)], SortMultipleOptions::default())
-            .last()
-            .alias(ACTOR_KIND),
-        col(KIND_TS).max(),
-    ]);
+    aggs.extend(last_team_and_kind(TEAM_TS, KIND_TS));
     let actor_days = stack(|p| &p.actor_days)?
         .group_by([col(ACTOR), col(DAY)])
         .agg(aggs)
@@ -342,4 +337,93 @@ pub fn merge(parts: Vec<FeatureTables>) -> Result<FeatureTables> {
         items,
         customers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn events(rows: &[(&str, &str, Option<&str>, &str)]) -> DataFrame {
+        let ts: Vec<chrono::NaiveDateTime> = rows
+            .iter()
+            .map(|r| chrono::NaiveDateTime::parse_from_str(r.0, "%Y-%m-%d %H:%M:%S").unwrap())
+            .collect();
+        let n = rows.len();
+        let none = || vec![None::<&str>; n];
+        df!(
+            TS => ts,
+            ACTOR => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            ACTION => vec!["view"; n],
+            RECORDS => vec![Some(1i64); n],
+            CUSTOMER_ID => rows.iter().map(|r| Some(r.3)).collect::<Vec<_>>(),
+            CUSTOMER_SEGMENT => none(),
+            RESOURCE => none(),
+            FIELDS => vec![Some("name;Phone"); n],
+            CLIENT => none(),
+            SOURCE_IP => none(),
+            TICKET_ID => none(),
+            ACTOR_KIND => vec!["employee"; n],
+            TEAM => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            STATUS => vec!["ok"; n],
+            EVENT_ID => none(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn chunks_merge_into_one_actor_day_with_the_last_team() {
+        let settings = Settings::default();
+        let early = reduce(
+            events(&[
+                ("2024-03-01 09:00:00", "a", Some("billing"), "c1"),
+                ("2024-03-01 10:00:00", "a", Some("billing"), "c2"),
+            ]),
+            &settings,
+        )
+        .unwrap();
+        let late = reduce(
+            events(&[
+                ("2024-03-01 17:00:00", "a", Some("consumer-en"), "c2"),
+                ("2024-03-01 18:00:00", "a", None, "c3"),
+            ]),
+            &settings,
+        )
+        .unwrap();
+        let merged = merge(vec![late, early]).unwrap();
+        let table = table::actor_days(&merged).unwrap();
+        assert_eq!(table.rows.len(), 1);
+        let day = &table.rows[0];
+        assert_eq!(day.day, NaiveDate::from_ymd_opt(2024, 3, 1).unwrap());
+        assert_eq!(day.team.as_deref(), Some("consumer-en"));
+        assert_eq!(day.events, 4.0);
+        assert_eq!(day.records, 4.0);
+        assert_eq!(day.distinct_customers, 3.0);
+        // `phone` is sensitive whatever its case.
+        assert_eq!(day.sensitive_events, 4.0);
+        assert_eq!(day.items[ItemKind::Field.index()], vec!["name", "phone"]);
+        assert_eq!(
+            day.hours[9] + day.hours[10] + day.hours[17] + day.hours[18],
+            4.0
+        );
+    }
+
+    #[test]
+    fn time_zone_moves_days_and_hours() {
+        let settings = Settings {
+            timezone: Some("Asia/Tokyo".into()),
+            ..Settings::default()
+        };
+        let t = reduce(
+            events(&[("2024-03-01 20:00:00", "a", None, "c1")]),
+            &settings,
+        )
+        .unwrap();
+        let table = table::actor_days(&t).unwrap();
+        assert_eq!(
+            table.rows[0].day,
+            NaiveDate::from_ymd_opt(2024, 3, 2).unwrap()
+        );
+        assert_eq!(table.rows[0].hours[5], 1.0);
+    }
 }

@@ -10,9 +10,6 @@ use crate::settings::Settings;
 /// Prefix of the per-column reason columns (`__bad_ts`, ...).
 pub const BAD_PREFIX: &str = "__bad_";
 
-const TS_PATTERN: &str =
-    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$";
-
 fn null_str() -> Expr {
     lit(NULL).cast(DataType::String)
 }
@@ -45,8 +42,8 @@ fn timestamp_parts(name: &str) -> Expr {
 }
 
 /// Stage 2: UTC nanoseconds from the parts (null when not a valid time).
-fn timestamp_from_parts(parts: &str) -> Expr {
-    let field = |f: &str| col(parts).struct_().field_by_name(f);
+fn timestamp_from_parts(parts: Expr) -> Expr {
+    let field = |f: &str| parts.clone().struct_().field_by_name(f);
     let base = concat_str([field("date"), lit(" "), field("time")], "", false)
         .str()
         .strptime(
@@ -89,74 +86,23 @@ fn timestamp_from_parts(parts: &str) -> Expr {
         .cast(DataType::Datetime(TimeUnit::Nanoseconds, None))
 }
 
-/// Parses a text timestamp of the contract into UTC nanoseconds.
-/// Returns (parsed, reason-if-bad).
+/// Parses a text timestamp of the contract into UTC nanoseconds in one
+/// expression. Returns (parsed, reason-if-bad).
 pub fn parse_timestamp_text(name: &str) -> (Expr, Expr) {
     let raw = text(name);
-    let base = concat_str(
-        [
-            raw.clone().str().slice(lit(0), lit(10)),
-            lit(" "),
-            raw.clone().str().slice(lit(11), lit(8)),
-        ],
-        "",
-        false,
-    )
-    .str()
-    .strptime(
-        DataType::Datetime(TimeUnit::Nanoseconds, None),
-        StrptimeOptions {
-            format: Some("%Y-%m-%d %H:%M:%S".into()),
-            strict: false,
-            exact: true,
-            cache: true,
-        },
-        lit("raise"),
-    );
-    let frac_ns = raw
-        .clone()
-        .str()
-        .extract(lit(r"\.(\d{1,9})"), 1)
-        .str()
-        .pad_end(lit(9), '0')
-        .cast(DataType::Int64)
-        .fill_null(lit(0i64));
-    let offset = raw.clone().str().extract(lit(r"([+-]\d{2}:\d{2})$"), 1);
-    let off_h = offset
-        .clone()
-        .str()
-        .slice(lit(1), lit(2))
-        .cast(DataType::Int64);
-    let off_m = offset
-        .clone()
-        .str()
-        .slice(lit(4), lit(2))
-        .cast(DataType::Int64);
-    let off_sign = when(offset.clone().str().starts_with(lit("-")))
-        .then(lit(-1i64))
-        .otherwise(lit(1i64));
-    let off_ns = (off_sign * (off_h.clone() * lit(60i64) + off_m.clone()) * lit(60_000_000_000i64))
-        .fill_null(lit(0i64));
-    let shape_ok = raw.clone().str().contains(lit(TS_PATTERN), true);
-    let offset_ok = offset
-        .is_null()
-        .or(off_h.lt_eq(lit(23i64)).and(off_m.lt_eq(lit(59i64))));
-    let ns = base.clone().cast(DataType::Int64) + frac_ns - off_ns;
-    let parsed = when(shape_ok.clone().and(offset_ok.clone()))
-        .then(ns)
-        .otherwise(lit(NULL).cast(DataType::Int64))
-        .cast(DataType::Datetime(TimeUnit::Nanoseconds, None));
+    let parts = timestamp_parts(name);
+    let parsed = timestamp_from_parts(parts.clone());
     let reason = when(raw.clone().is_null())
         .then(lit("missing timestamp"))
-        .when(raw.clone().str().contains(lit(r"^[+-]?\d+(\.\d+)?$"), true))
+        .when(raw.str().contains(lit(r"^[+-]?\d+(\.\d+)?$"), true))
         .then(lit(
             "epoch numbers are not accepted; expected YYYY-MM-DD HH:MM:SS",
         ))
-        .when(shape_ok.not())
+        .when(parts.struct_().field_by_name("date").is_null())
         .then(lit(
             "not a timestamp; expected YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|±HH:MM]",
         ))
-        .when(base.is_null().or(offset_ok.not()))
+        .when(parsed.clone().is_null())
         .then(lit("not a valid date, time or UTC offset"))
         .otherwise(null_str());
     (parsed, reason)
@@ -261,7 +207,7 @@ pub fn validated(raw: LazyFrame, schema_of_raw: &Schema, settings: &Settings) ->
         if native_ts {
             parse_timestamp_native(TS, &ts_dtype).0
         } else {
-            timestamp_from_parts("__ts_parts")
+            timestamp_from_parts(col("__ts_parts"))
         }
         .alias(named(TS)),
         text(ACTOR).alias(named(ACTOR)),
