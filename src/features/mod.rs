@@ -150,15 +150,17 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
             sensitive(settings).alias(SENSITIVE),
         ])
         .collect()?;
-    // Two steps: events are first counted per (action, status, team, kind)
-    // (one pass of hashing instead of a string comparison per action and
-    // status per event), then the few rows per actor-day are pivoted.
+    // Events are hashed twice: once per (hour, action, status, team, kind)
+    // for the counts and the hour profile, once per (client, IP, resource,
+    // fields) for the items; the few rows per actor-day that result are then
+    // pivoted. No per-event string comparisons, no per-event splitting.
     let parts = events
         .clone()
         .lazy()
         .group_by([
             col(ACTOR),
             col(DAY),
+            col(HOUR),
             col(ACTION),
             col(STATUS),
             col(TEAM),
@@ -170,11 +172,14 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
             count_where(col(RECORDS).is_null()).alias(RECORDS_UNKNOWN),
             count_where(col(SENSITIVE)).alias(SENSITIVE_EVENTS),
             col(TS).max().alias(LAST_TS),
-        ]);
+        ])
+        .collect()?;
     let action = |a: &str| col(ACTION).eq(lit(a));
     let n_where = |cond: Expr| col(N).filter(cond).sum();
     let is_export = action("export");
     let actor_days = parts
+        .clone()
+        .lazy()
         .group_by([col(ACTOR), col(DAY)])
         .agg(
             [
@@ -205,21 +210,29 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
             .collect::<Vec<_>>(),
         )
         .collect()?;
-    let hours = events
-        .clone()
+    let hours = parts
         .lazy()
         .group_by([col(ACTOR), col(DAY), col(HOUR)])
+        .agg([col(N).sum()])
+        .collect()?;
+    let usage = events
+        .clone()
+        .lazy()
+        .group_by([
+            col(ACTOR),
+            col(DAY),
+            col(CLIENT),
+            col(SOURCE_IP),
+            col(RESOURCE),
+            col(FIELDS),
+        ])
         .agg([len().cast(DataType::Int64).alias(N)])
         .collect()?;
-    // Each item kind is first counted per distinct value (few per
-    // actor-day), so splitting `fields` touches distinct lists, not events.
     let item = |kind: &str, column: &str| {
-        events
+        usage
             .clone()
             .lazy()
             .filter(col(column).is_not_null())
-            .group_by([col(ACTOR), col(DAY), col(column)])
-            .agg([len().cast(DataType::Int64).alias(N)])
             .select([
                 col(ACTOR),
                 col(DAY),
