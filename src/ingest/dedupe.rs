@@ -43,17 +43,22 @@ pub struct Deduplicator {
 
 impl Deduplicator {
     /// Returns `events` without rows already seen (in this batch or earlier ones).
+    /// Only the keys are deduplicated; the events themselves are gathered
+    /// again only when something was dropped (usually nothing is).
     pub fn unseen(&mut self, events: DataFrame) -> Result<DataFrame> {
+        const ROW: &str = "_row";
         let before = events.height();
-        let keyed = events
+        let keys = events
+            .clone()
             .lazy()
-            .with_columns([
+            .select([
                 col(TS).dt().date().cast(DataType::Int32).alias(UTC_DAY),
                 key(SEEDS).alias(KEY),
             ])
-            .unique(Some(cols([UTC_DAY, KEY])), UniqueKeepStrategy::First)
+            .with_row_index(ROW, None)
+            .unique_stable(Some(cols([UTC_DAY, KEY])), UniqueKeepStrategy::First)
             .collect()?;
-        let days: HashSet<i32> = keyed
+        let days: HashSet<i32> = keys
             .column(UTC_DAY)?
             .unique()?
             .i32()?
@@ -65,23 +70,85 @@ impl Deduplicator {
             .filter(|(covered, _)| !covered.is_disjoint(&days))
             .map(|(_, keys)| keys.clone().lazy())
             .collect();
-        let fresh = if earlier.is_empty() {
-            keyed
+        let fresh_keys = if earlier.is_empty() {
+            keys
         } else {
             let earlier = concat(earlier, UnionArgs::default())?;
-            keyed
-                .lazy()
+            keys.lazy()
                 .join(
                     earlier,
                     [col(UTC_DAY), col(KEY)],
                     [col(UTC_DAY), col(KEY)],
                     JoinArgs::new(JoinType::Anti),
                 )
+                .sort([ROW], SortMultipleOptions::default())
                 .collect()?
         };
-        let keys = fresh.select([UTC_DAY, KEY])?;
-        self.seen.push((days, keys));
+        let fresh = if fresh_keys.height() == before {
+            events
+        } else {
+            let rows = fresh_keys.column(ROW)?.idx()?.clone();
+            events.take(&rows)?
+        };
+        self.seen.push((days, fresh_keys.select([UTC_DAY, KEY])?));
         self.dropped += before - fresh.height();
-        Ok(fresh.drop_many([UTC_DAY, KEY]))
+        Ok(fresh)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(rows: &[(&str, &str, Option<&str>)]) -> DataFrame {
+        let ts: Vec<chrono::NaiveDateTime> = rows
+            .iter()
+            .map(|r| chrono::NaiveDateTime::parse_from_str(r.0, "%Y-%m-%d %H:%M:%S").unwrap())
+            .collect();
+        let n = rows.len();
+        let mut columns = vec![Column::new(TS.into(), ts)];
+        for c in schema::EVENT_COLUMNS.iter().skip(1) {
+            let values: Vec<Option<&str>> = match *c {
+                ACTOR => rows.iter().map(|r| Some(r.1)).collect(),
+                EVENT_ID => rows.iter().map(|r| r.2).collect(),
+                _ => vec![None; n],
+            };
+            columns.push(Column::new((*c).into(), values));
+        }
+        DataFrame::new_infer_height(columns).unwrap()
+    }
+
+    #[test]
+    fn equal_rows_and_equal_event_ids_are_kept_once_across_batches() {
+        let mut d = Deduplicator::default();
+        let first = d
+            .unseen(events(&[
+                ("2024-01-01 10:00:00", "a", None),
+                ("2024-01-01 10:00:00", "a", None),
+                ("2024-01-01 10:00:00", "b", None),
+                ("2024-01-01 11:00:00", "c", Some("e1")),
+            ]))
+            .unwrap();
+        assert_eq!(first.height(), 3);
+        assert_eq!(d.dropped, 1);
+        // event_id alone decides: same id, other content, still a duplicate;
+        // the same content on another day is not.
+        let second = d
+            .unseen(events(&[
+                ("2024-01-01 11:00:00", "zzz", Some("e1")),
+                ("2024-01-02 10:00:00", "a", None),
+                ("2024-01-01 10:00:00", "b", None),
+            ]))
+            .unwrap();
+        assert_eq!(second.height(), 1);
+        assert_eq!(d.dropped, 3);
+        let actors: Vec<Option<&str>> = second
+            .column(ACTOR)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(actors, [Some("a")]);
     }
 }
