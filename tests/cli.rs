@@ -499,6 +499,7 @@ mod contract {
             "actor" => ["a"],
             "action" => ["view"],
             "records" => [3i64],
+            "customer_id" => [123i64],
         )
         .unwrap();
         let f = dir.path().join("a.parquet");
@@ -512,6 +513,28 @@ mod contract {
             out.contains("2024-01-01 23:30:00 .. 2024-01-01 23:30:00 UTC"),
             "{out}"
         );
+        // Typed columns are read as text; whole float counts are counts,
+        // fractional ones are rejected.
+        let mut typed = df!(
+            "ts" => [ts, ts],
+            "actor" => ["a", "b"],
+            "action" => ["export", "export"],
+            "records" => [Some(40.0f64), Some(2.5)],
+            "customer_id" => [7i64, 8],
+        )
+        .unwrap();
+        let g = dir.path().join("typed.parquet");
+        ParquetWriter::new(std::fs::File::create(&g).unwrap())
+            .finish(&mut typed)
+            .unwrap();
+        let o = leakwatch(&["check", g.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        assert_eq!(o.status.code(), Some(1), "{text}{}", stderr(&o));
+        assert!(
+            text.contains("typed.parquet:row 2: column `records`: value `2.5`: not an integer"),
+            "{text}"
+        );
+        assert!(text.contains("events:     1"), "{text}");
         // Day bucketing follows --timezone: the alert-free run still reports the local day.
         for (tz, day) in [("UTC", "2024-01-01"), ("Europe/Oslo", "2024-01-02")] {
             let out_dir = dir.path().join(tz.replace('/', "-"));

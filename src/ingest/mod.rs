@@ -114,6 +114,28 @@ pub(crate) fn conformed(
     Ok((frame, unknown))
 }
 
+/// Casts every column to text (contract §1: "every column except `ts` and
+/// `records` is read as text"), keeping a native timestamp `ts` and an
+/// integer `records` as they are. Only Parquet brings typed columns.
+pub(crate) fn as_text(mut frame: DataFrame) -> Result<DataFrame> {
+    let typed: Vec<(String, DataType)> = frame
+        .schema()
+        .iter()
+        .map(|(name, dtype)| (name.to_string(), dtype.clone()))
+        .collect();
+    for (name, dtype) in typed {
+        let keep = dtype == DataType::String
+            || name == schema::SOURCE_LINE
+            || (name == schema::TS && matches!(dtype, DataType::Datetime(_, _)))
+            || (name == schema::RECORDS && (dtype.is_integer() || dtype.is_float()));
+        if !keep {
+            let text = frame.column(&name)?.cast(&DataType::String)?;
+            frame.with_column(text)?;
+        }
+    }
+    Ok(frame)
+}
+
 /// Builds rejections from the bad rows of a validated frame.
 pub(crate) fn rejections(
     bad: &DataFrame,
@@ -190,6 +212,7 @@ pub fn read_events(file: &InputFile, settings: &Settings) -> Result<EventBatch> 
     let raw = readers::read_raw(file)?;
     let rows = raw.frame.height() + raw.unparsable.len();
     let frame = mapped(raw.frame, &file.path, settings)?;
+    let frame = as_text(frame)?;
     let (frame, unknown_columns) = conformed(
         frame,
         &file.path,

@@ -36,7 +36,7 @@ pub fn read_tickets(files: &[InputFile], settings: &Settings) -> Result<Tickets>
         let raw = readers::read_raw(file)?;
         rows += raw.frame.height() + raw.unparsable.len();
         rejected.extend(raw.unparsable);
-        let frame = super::mapped(raw.frame, &file.path, settings)?;
+        let frame = super::as_text(super::mapped(raw.frame, &file.path, settings)?)?;
         let (frame, _) = conformed(frame, &file.path, &TICKET_COLUMNS, &TICKET_REQUIRED)?;
         let row_columns: Vec<String> = frame
             .get_column_names()

@@ -165,6 +165,15 @@ fn enum_column(
 fn records_column(dtype: &DataType) -> (Expr, Expr) {
     let (parsed, shape_bad) = if dtype.is_integer() {
         (col(RECORDS).cast(DataType::Int64), lit(false))
+    } else if dtype.is_float() {
+        // Parquet writers often store integer counts with nulls as floats:
+        // whole numbers are accepted, fractions are not.
+        let value = col(RECORDS);
+        let whole = value.clone().eq(value.clone().floor());
+        let parsed = when(whole.clone())
+            .then(value.clone().cast(DataType::Int64))
+            .otherwise(lit(NULL).cast(DataType::Int64));
+        (parsed, value.is_not_null().and(whole.not()))
     } else {
         let raw = text(RECORDS);
         let parsed = raw.clone().cast(DataType::Int64);
@@ -223,6 +232,8 @@ pub fn validated(raw: LazyFrame, schema_of_raw: &Schema, settings: &Settings) ->
         records_column(&rec_dtype).0.alias("__records_parsed"),
         if rec_dtype.is_integer() {
             lit(false)
+        } else if rec_dtype.is_float() {
+            col(RECORDS).is_not_null()
         } else {
             text(RECORDS).is_not_null()
         }
