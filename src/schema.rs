@@ -36,6 +36,18 @@ pub const EVENT_COLUMNS: [&str; 15] = [
     STATUS,
     EVENT_ID,
 ];
+/// Optional free-text columns: kept as given, empty meaning absent.
+pub const EVENT_TEXT_COLUMNS: [&str; 9] = [
+    CUSTOMER_ID,
+    CUSTOMER_SEGMENT,
+    RESOURCE,
+    FIELDS,
+    CLIENT,
+    SOURCE_IP,
+    TICKET_ID,
+    TEAM,
+    EVENT_ID,
+];
 /// Columns an access-event file must have.
 pub const EVENT_REQUIRED: [&str; 3] = [TS, ACTOR, ACTION];
 

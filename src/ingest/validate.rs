@@ -239,17 +239,7 @@ pub fn validated(raw: LazyFrame, schema_of_raw: &Schema, settings: &Settings) ->
         }
         .alias("__records_given"),
     ];
-    for name in [
-        CUSTOMER_ID,
-        CUSTOMER_SEGMENT,
-        RESOURCE,
-        FIELDS,
-        CLIENT,
-        SOURCE_IP,
-        TICKET_ID,
-        TEAM,
-        EVENT_ID,
-    ] {
+    for name in EVENT_TEXT_COLUMNS {
         stage1.push(optional_text(name).alias(named(name)));
     }
     let action = col(named(ACTION));
