@@ -457,6 +457,28 @@ mod contract {
     }
 
     #[test]
+    fn json_lines_report_their_own_line_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(
+            dir.path(),
+            "a.jsonl",
+            "{\"ts\":\"2024-01-01T10:00:00Z\",\"actor\":\"a\",\"action\":\"view\"}\n\n{not json}\n{\"ts\":\"2024-01-01T10:00:00Z\",\"actor\":\"\",\"action\":\"view\"}\n",
+        );
+        let o = leakwatch(&["check", f.to_str().unwrap()]);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert_eq!(o.status.code(), Some(1), "{out}");
+        assert!(
+            out.contains("a.jsonl:3: column `(line)`: value `{not json}`: not valid JSON"),
+            "{out}"
+        );
+        assert!(
+            out.contains("a.jsonl:4: column `actor`: value ``: empty actor"),
+            "{out}"
+        );
+        assert!(out.contains("events:     1"), "{out}");
+    }
+
+    #[test]
     fn gzip_with_several_members_and_unreadable_files() {
         use std::io::Write as _;
         let dir = tempfile::tempdir().unwrap();
