@@ -110,6 +110,23 @@ mod detection {
         );
         let out = dir.path().join("out");
         let alerts = analyze(&dir.path().join("logs"), &out, &[]);
+        // Contract §4 order: day, then score descending, then actor.
+        for pair in alerts.windows(2) {
+            let key = |a: &Value| {
+                (
+                    a["day"].as_str().unwrap().to_string(),
+                    -a["score"].as_f64().unwrap(),
+                    a["actor"].as_str().unwrap().to_string(),
+                )
+            };
+            assert!(
+                key(&pair[0]) <= key(&pair[1]),
+                "out of order: {} then {}",
+                pair[0],
+                pair[1]
+            );
+            assert!(!pair[0]["reasons"].as_array().unwrap().is_empty());
+        }
         for attack in truth["attacks"].as_array().unwrap() {
             let actor = attack["actor"].as_str().unwrap();
             let onset = attack["onset"].as_str().unwrap();

@@ -181,7 +181,6 @@ pub fn alerts(
         a.day
             .cmp(&b.day)
             .then(b.score.total_cmp(&a.score))
-            .then(a.p_value.total_cmp(&b.p_value))
             .then(a.actor.cmp(&b.actor))
     });
     Ok(out)
