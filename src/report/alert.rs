@@ -74,11 +74,11 @@ fn customers_since(
     let counts = wanted
         .lazy()
         .join(
-            tables.customers.clone().lazy().select([
-                col(ACTOR).cast(DataType::String),
-                col(DAY),
-                col(CUSTOMER_ID),
-            ]),
+            tables
+                .customers
+                .clone()
+                .lazy()
+                .select([col(ACTOR), col(DAY), col(CUSTOMER_ID)]),
             [col(ACTOR)],
             [col(ACTOR)],
             JoinArgs::new(JoinType::Inner),
