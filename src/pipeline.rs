@@ -64,10 +64,19 @@ pub fn ingest(
     settings: &Settings,
 ) -> Result<Ingested> {
     let files = ingest::resolve_inputs(inputs)?;
+    // Tickets first: a bad ticket file stops the run before the long part.
+    let (tickets, ticket_rows, ticket_rejections) = if tickets_paths.is_empty() {
+        (None, None, Vec::new())
+    } else {
+        let files = ingest::resolve_inputs(tickets_paths)?;
+        let t = tickets::read_tickets(&files, settings)?;
+        (Some(t.tickets), Some(t.rows), t.rejected)
+    };
     let mut dedupe = Deduplicator::default();
     let mut parts = Vec::new();
     let mut counts = Counts {
         files: files.len(),
+        ticket_rows,
         ..Counts::default()
     };
     let mut rejected = Vec::new();
@@ -122,18 +131,14 @@ pub fn ingest(
         Ok(())
     })?;
     counts.duplicates = dedupe.dropped;
-    if !tickets_paths.is_empty() {
-        let files = ingest::resolve_inputs(tickets_paths)?;
-        let t = tickets::read_tickets(&files, settings)?;
-        counts.ticket_rows = Some(t.rows);
-        rejected.extend(t.rejected);
-    }
+    rejected.extend(ticket_rejections);
     counts.rejected = rejected.len();
     let tables = if parts.is_empty() {
         features::reduce(empty_events(), settings)?
     } else {
         features::merge(parts)?
-    };
+    }
+    .with_tickets(tickets.as_ref(), settings)?;
     counts.unknown_records = tables
         .actor_days
         .column(features::RECORDS_UNKNOWN)?

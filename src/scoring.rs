@@ -2,7 +2,8 @@
 //! earlier days → detectors → Cauchy combination → Benjamini-Hochberg over
 //! the day's actor-days → severity; then each actor-day is learned into the
 //! actor's baseline unless it was judged anomalous on the actor's own
-//! evidence. Plain Rust over actor-days (never over events).
+//! evidence. Findings matching an `[[allow]]` entry are set aside before
+//! the combination. Plain Rust over actor-days (never over events).
 
 use chrono::NaiveDate;
 
@@ -10,7 +11,7 @@ use crate::baseline::Baselines;
 use crate::detect::combine::{benjamini_hochberg, cauchy_combination, Severity};
 use crate::detect::{registry, Finding};
 use crate::features::ActorDays;
-use crate::settings::Settings;
+use crate::settings::{Allow, Settings};
 
 /// The verdict on one actor-day.
 #[derive(Debug, Clone)]
@@ -28,6 +29,38 @@ pub struct Verdict {
     pub group: String,
     /// `Some` when flagged (q at most `alert_q`).
     pub severity: Option<Severity>,
+    /// Findings silenced by `[[allow]]` entries (not combined).
+    pub suppressed: Vec<Finding>,
+}
+
+/// Whether an entry applies to this actor, detector and day.
+fn applies(entry: &Allow, actor: &str, day: NaiveDate, finding: &Finding) -> bool {
+    entry.actor == actor
+        && entry.detector == finding.detector
+        && entry.expires.is_none_or(|last| day <= last)
+}
+
+/// Whether `[[allow]]` entries silence a finding: one entry for the whole
+/// detector, or entries naming every field or client the finding names.
+pub fn is_allowed(allow: &[Allow], actor: &str, day: NaiveDate, finding: &Finding) -> bool {
+    let entries: Vec<&Allow> = allow
+        .iter()
+        .filter(|e| applies(e, actor, day, finding))
+        .collect();
+    if entries
+        .iter()
+        .any(|e| e.field.is_none() && e.client.is_none())
+    {
+        return true;
+    }
+    !finding.items.is_empty()
+        && finding.items.iter().all(|item| {
+            entries.iter().any(|e| {
+                [&e.field, &e.client]
+                    .iter()
+                    .any(|v| v.as_ref().is_some_and(|v| v.eq_ignore_ascii_case(item)))
+            })
+        })
 }
 
 /// Scores every actor-day, in table order (day, then actor).
@@ -47,10 +80,13 @@ pub fn verdicts(table: &ActorDays, settings: &Settings) -> Vec<Verdict> {
             .iter()
             .zip(&baselines)
             .map(|(&i, baseline)| {
-                let mut findings: Vec<Finding> = detectors
+                let (suppressed, mut findings): (Vec<Finding>, Vec<Finding>) = detectors
                     .iter()
                     .filter_map(|d| d.evaluate(&rows[i], baseline))
-                    .collect();
+                    .partition(|f| {
+                        !settings.allow.is_empty()
+                            && is_allowed(&settings.allow, &table.actors[rows[i].actor], day, f)
+                    });
                 findings.sort_by(|a, b| a.p_value.total_cmp(&b.p_value));
                 let ps: Vec<f64> = findings.iter().map(|f| f.p_value).collect();
                 let p_value = cauchy_combination(&ps);
@@ -63,6 +99,7 @@ pub fn verdicts(table: &ActorDays, settings: &Settings) -> Vec<Verdict> {
                     onset: day,
                     group: baseline.group.clone(),
                     severity: None,
+                    suppressed,
                 }
             })
             .collect();
@@ -82,6 +119,19 @@ pub fn verdicts(table: &ActorDays, settings: &Settings) -> Vec<Verdict> {
                 v.onset = onset;
             } else {
                 run_start[actor] = None;
+            }
+            // A drip's run or a change first seen on an earlier day began
+            // before the current anomalous run.
+            if v.anomalous || v.severity.is_some() {
+                let earlier = v
+                    .findings
+                    .iter()
+                    .filter(|f| f.p_value <= settings.reason_p)
+                    .filter_map(|f| f.onset)
+                    .min();
+                if let Some(earlier) = earlier {
+                    v.onset = v.onset.min(earlier);
+                }
             }
             engine.learn(v.row, v.anomalous, baseline);
         }

@@ -68,10 +68,45 @@ pub struct Settings {
     pub values: BTreeMap<String, BTreeMap<String, String>>,
     /// IANA time zone for day bucketing and hours (`None` = UTC).
     pub timezone: Option<String>,
+    /// Minutes before a ticket's opening and after its closing during which
+    /// it still covers its customer (work often starts just before the
+    /// ticket is filed and ends just after it is closed).
+    pub ticket_grace_minutes: i64,
+    /// The slow-drip CUSUM's reference value `k`, in standard deviations of
+    /// the daily evidence: half the smallest sustained shift worth catching.
+    pub drip_reference: f64,
+    /// The slow-drip CUSUM's in-control average run length: a benign actor
+    /// crosses the alarm threshold about once in this many active days. The
+    /// threshold follows from it (Siegmund's approximation).
+    pub drip_run_length: f64,
+    /// Suppressions of known, human-approved changes (`[[allow]]` tables).
+    pub allow: Vec<Allow>,
     /// First day scored and written (inclusive).
     pub from: Option<NaiveDate>,
     /// Last day scored and written (inclusive).
     pub to: Option<NaiveDate>,
+}
+
+/// One `[[allow]]` entry: silences a detector's reason for an actor (for
+/// one field or client only, when given) until an optional expiry day.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Allow {
+    /// The actor, exactly as in the logs.
+    pub actor: String,
+    /// The detector whose reason is silenced (a name from `reasons`).
+    pub detector: String,
+    /// Only reasons naming this field (case-insensitive).
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Only reasons naming this client.
+    #[serde(default)]
+    pub client: Option<String>,
+    /// Last day the entry applies (inclusive); later days are judged again.
+    #[serde(default)]
+    pub expires: Option<NaiveDate>,
+    /// Why the change is approved (required: someone must own it).
+    pub reason: String,
 }
 
 impl Default for Settings {
@@ -113,6 +148,10 @@ impl Default for Settings {
             columns: BTreeMap::new(),
             values: BTreeMap::new(),
             timezone: None,
+            ticket_grace_minutes: 60,
+            drip_reference: 1.0,
+            drip_run_length: 5000.0,
+            allow: Vec::new(),
             from: None,
             to: None,
         }
@@ -189,6 +228,31 @@ impl Settings {
                 return Err(Error::Usage(format!(
                     "`[values.{column}]`: only `action`, `actor_kind` and `status` take value maps"
                 )));
+            }
+        }
+        if self.ticket_grace_minutes < 0 {
+            return Err(Error::Usage(
+                "`ticket_grace_minutes` must not be negative".into(),
+            ));
+        }
+        if self.drip_reference <= 0.0 || self.drip_run_length < 10.0 {
+            return Err(Error::Usage(
+                "`drip_reference` must be positive and `drip_run_length` at least 10".into(),
+            ));
+        }
+        let detectors = crate::detect::registry();
+        for (i, a) in self.allow.iter().enumerate() {
+            let entry = format!("`[[allow]]` entry {} (actor `{}`)", i + 1, a.actor);
+            if !detectors.iter().any(|d| d.name() == a.detector) {
+                let names: Vec<&str> = detectors.iter().map(|d| d.name()).collect();
+                return Err(Error::Usage(format!(
+                    "{entry}: unknown detector `{}` (one of: {})",
+                    a.detector,
+                    names.join(", ")
+                )));
+            }
+            if a.reason.trim().is_empty() {
+                return Err(Error::Usage(format!("{entry}: `reason` must say why")));
             }
         }
         if let Some(tz) = &self.timezone {

@@ -12,6 +12,7 @@
 //! [`models`] turns these into predictive distributions; [`Baselines`] walks
 //! the days and is told by the scorer which days to learn.
 
+pub mod drip;
 pub mod models;
 pub mod peers;
 
@@ -19,6 +20,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
+pub use drip::{Cusum, DripRule};
 pub use models::{CountModel, PeerCount, ShareModel};
 
 use crate::features::{ActorDay, ItemKind};
@@ -42,6 +44,68 @@ impl Count {
             Count::Customers => row.distinct_customers,
         }
     }
+}
+
+/// The shares judged with a beta-binomial ("k of today's n have property
+/// X"), in [`Baseline::shares`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Share {
+    /// Data events reading a sensitive field or resource.
+    Sensitive,
+    /// Customers touched that no ticket of the actor's covered.
+    Uncovered,
+    /// Ticket citations naming someone else's ticket.
+    ForeignTicket,
+    /// Steps between consecutive customers to an adjacent id.
+    Adjacent,
+    /// Steps between consecutive customers to a higher id.
+    Ascending,
+}
+
+/// How many [`Share`]s there are.
+pub const SHARES: usize = 5;
+
+impl Share {
+    pub const ALL: [Share; SHARES] = [
+        Share::Sensitive,
+        Share::Uncovered,
+        Share::ForeignTicket,
+        Share::Adjacent,
+        Share::Ascending,
+    ];
+    pub fn index(self) -> usize {
+        self as usize
+    }
+    /// Today's (k, n), or `None` when the share is unknown (no tickets).
+    pub fn of(self, row: &ActorDay) -> Option<(f64, f64)> {
+        match self {
+            Share::Sensitive => Some((row.sensitive_events, row.data_events)),
+            Share::Uncovered => row.uncovered.map(|u| (u, row.distinct_customers)),
+            Share::ForeignTicket => row.uncovered.map(|_| (row.foreign_ticket, row.ticketed)),
+            Share::Adjacent => Some((row.adjacent_steps, row.id_steps)),
+            Share::Ascending => Some((row.ascending_steps, row.id_steps)),
+        }
+    }
+}
+
+/// What the judged customers' segments usually are, for the segment-skew
+/// detector: the personal days' segment counts and the peers' shares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentMix {
+    /// Judged customers per segment on each personal day of the history.
+    pub days: Vec<Vec<(String, f64)>>,
+    /// The peer group's pooled share of each segment.
+    pub peer: Vec<(String, f64)>,
+    /// Prior strength of the peer shares, in customers.
+    pub prior_events: f64,
+}
+
+/// The slow-drip accumulators as of the actor's previous active day.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DripBaseline {
+    pub rule: DripRule,
+    /// Per [`Count`]; `None` until the actor is established.
+    pub before: Option<[Cusum; 2]>,
 }
 
 /// A first use of an item today, with how common it is among peers.
@@ -86,6 +150,10 @@ pub struct Novelty {
     /// with today's peer rarity as a prior worth two days. An agent whose
     /// every new IP is unique to them learns that a unique IP is ordinary.
     pub rarity_tail: f64,
+    /// The first day any of today's new items was used: items used on
+    /// anomalous days are never learned, so a change that persists keeps
+    /// being new, with the day it began.
+    pub onset: Option<NaiveDate>,
 }
 
 /// Everything a detector may compare an actor-day against.
@@ -105,7 +173,10 @@ pub struct Baseline {
     /// Probability that a day of this actor has an export: their own
     /// export-day rate, with the peers' rate worth ten days as prior.
     pub export_rate: f64,
-    pub sensitive: Option<ShareModel>,
+    /// Per [`Share`].
+    pub shares: [Option<ShareModel>; SHARES],
+    pub segments: Option<SegmentMix>,
+    pub drip: DripBaseline,
     /// Which local hours are off-hours for this actor, and the share model.
     pub off_hours: Option<([bool; 24], ShareModel)>,
     pub novelty: [Option<Novelty>; 4],
@@ -127,6 +198,10 @@ pub struct ActorHistory {
     pub observed_days: u32,
     /// The peer share of the rarest new item on each past novelty day.
     pub past_peer_share: [Vec<f64>; 4],
+    /// Items used only on anomalous days so far, with the first such day.
+    pub unlearned: [HashMap<String, NaiveDate>; 4],
+    /// Slow-drip accumulators per [`Count`], from the first established day.
+    pub drip: Option<[Cusum; 2]>,
     pub started: bool,
     pub last_active: Option<NaiveDate>,
 }
@@ -162,6 +237,7 @@ pub fn is_weekend(day: NaiveDate) -> bool {
 pub struct Baselines<'r> {
     rows: &'r [ActorDay],
     settings: &'r Settings,
+    drip_rule: DripRule,
     pub actors: Vec<ActorHistory>,
 }
 
@@ -170,6 +246,7 @@ impl<'r> Baselines<'r> {
         Baselines {
             rows,
             settings,
+            drip_rule: DripRule::new(settings.drip_reference, settings.drip_run_length),
             actors: vec![ActorHistory::default(); n_actors],
         }
     }
@@ -288,29 +365,49 @@ impl<'r> Baselines<'r> {
             s.prior_days,
             s.count_scale_floor,
         );
-        let share_days: Vec<(f64, f64)> = history
-            .iter()
-            .map(|r| (r.sensitive_events, r.data_events))
-            .collect();
-        let sensitive = peers.sensitive_share(row.actor).map(|g| {
-            models::share_predictive(
-                &share_days,
-                g,
-                s.share_prior_events,
-                peers.sensitive_phi(row.actor),
-            )
+        let shares = Share::ALL.map(|share| {
+            share.of(row)?;
+            let days: Vec<(f64, f64)> = history.iter().filter_map(|r| share.of(r)).collect();
+            peers.share(row.actor, share).map(|g| {
+                models::share_predictive(
+                    &days,
+                    g,
+                    s.share_prior_events,
+                    peers.share_phi(row.actor, share),
+                )
+            })
         });
+        let segments = if row.segments.is_empty() {
+            None
+        } else {
+            peers.segments(row.actor).map(|peer| SegmentMix {
+                days: history.iter().map(|r| r.segments.clone()).collect(),
+                peer,
+                prior_events: s.share_prior_events,
+            })
+        };
+        let established = self.actors[row.actor].learned.len() >= s.min_history_days as usize;
+        let drip = DripBaseline {
+            rule: self.drip_rule,
+            before: match self.actors[row.actor].drip {
+                Some(state) => Some(state),
+                None if established => Some([Cusum::default(); 2]),
+                None => None,
+            },
+        };
         let off_hours = self.off_hours(&history, peers.hour_profile(row.actor));
         let novelty = ItemKind::ALL.map(|kind| self.novelty(row, kind, peers));
         Baseline {
             group,
             n_personal: history.len(),
-            established: self.actors[row.actor].learned.len() >= s.min_history_days as usize,
+            established,
             counts,
             export,
             export_days: export_sizes.len(),
             export_rate,
-            sensitive,
+            shares,
+            segments,
+            drip,
             off_hours,
             novelty,
         }
@@ -388,10 +485,15 @@ impl<'r> Baselines<'r> {
             }
             None => 1.0,
         };
+        let onset = new_items
+            .iter()
+            .map(|i| h.unlearned[k].get(&i.value).copied().unwrap_or(row.day))
+            .min();
         Some(Novelty {
             rate,
             new_items,
             rarity_tail,
+            onset,
         })
     }
 
@@ -476,19 +578,45 @@ impl<'r> Baselines<'r> {
             }
         }
         h.started = true;
+        if let Some(today) = drip_today(row, baseline) {
+            h.drip = Some(today.map(|(_, after)| after));
+        }
         if anomalous {
+            for kind in ItemKind::ALL {
+                let k = kind.index();
+                for v in &row.items[k] {
+                    if !h.seen[k].contains(v) {
+                        h.unlearned[k].entry(v.clone()).or_insert(row.day);
+                    }
+                }
+            }
             return;
         }
         for kind in ItemKind::ALL {
             let k = kind.index();
             for v in &row.items[k] {
                 if !h.seen[k].contains(v) {
+                    h.unlearned[k].remove(v);
                     h.seen[k].insert(v.clone());
                 }
             }
         }
         h.learned.push(row_index);
     }
+}
+
+/// Today's slow-drip accumulators, per [`Count`]: (today's predictive
+/// p-value, the accumulator after today). `None` before the actor is
+/// established or without a count model.
+pub fn drip_today(row: &ActorDay, baseline: &Baseline) -> Option<[(f64, Cusum); 2]> {
+    let before = baseline.drip.before?;
+    let mut out = [(1.0, Cusum::default()); 2];
+    for (k, count) in Count::ALL.iter().enumerate() {
+        let model = baseline.counts[k]?;
+        let p = model.p_upper(count.of(row));
+        out[k] = (p, baseline.drip.rule.advance(before[k], p, row.day));
+    }
+    Some(out)
 }
 
 #[cfg(test)]

@@ -23,8 +23,12 @@ pub struct CountModel {
 }
 
 impl CountModel {
-    /// P(X >= x) under the predictive.
+    /// P(X >= x) under the predictive (1 for nothing at all: a count
+    /// cannot be above its floor).
     pub fn p_upper(&self, x: f64) -> f64 {
+        if x <= 0.0 {
+            return 1.0;
+        }
         t_upper((x.ln_1p() - self.loc) / self.scale, self.dof)
     }
     /// The typical value (the predictive median, back on the count scale).
@@ -36,10 +40,12 @@ impl CountModel {
         let z = 1.2816 * self.scale;
         ((self.loc - z).exp_m1().max(0.0), (self.loc + z).exp_m1())
     }
-    /// The same model shifted by `delta` on the log scale, with extra variance.
+    /// The same model shifted by `delta` on the log scale, with extra
+    /// variance; never below zero (`ln(1 + x)` of a count is not negative,
+    /// so a weekend dip does not make an idle account's zero unusual).
     pub fn shifted(&self, delta: f64, extra_var: f64) -> CountModel {
         CountModel {
-            loc: self.loc + delta,
+            loc: (self.loc + delta).max(0.0),
             scale: (self.scale * self.scale + extra_var).sqrt(),
             ..*self
         }

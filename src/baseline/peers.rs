@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use super::{add_hours, is_weekend, Baselines, Count, PeerCount};
+use super::{add_hours, is_weekend, Baselines, Count, PeerCount, Share, SHARES};
 use crate::features::ItemKind;
 use crate::settings::Settings;
 use crate::stats::{mad, median, robust_mean_var};
@@ -19,10 +19,13 @@ struct GroupStats {
     export: Option<PeerCount>,
     /// Share of member-days with an export.
     export_rate: Option<f64>,
-    sensitive: Option<f64>,
-    /// Typical day-level concentration of members' sensitive shares.
-    sensitive_phi: Option<f64>,
+    /// Pooled share of each [`Share`].
+    shares: [Option<f64>; SHARES],
+    /// Typical day-level concentration of members' shares.
+    share_phi: [Option<f64>; SHARES],
     hours: Option<[f64; 24]>,
+    /// Pooled share of each customer segment among judged customers.
+    segments: Option<Vec<(String, f64)>>,
 }
 
 /// One member's learned window, summarised once per day and shared by every
@@ -36,9 +39,12 @@ struct MemberSummary {
     export: Option<(f64, f64)>,
     /// (days with an export, active days) in the export window.
     export_days: (f64, f64),
-    sensitive: (f64, f64),
-    sensitive_phi: Option<f64>,
+    /// (k, n) of each share summed over the window.
+    shares: [(f64, f64); SHARES],
+    share_phi: [Option<f64>; SHARES],
     hours: [f64; 24],
+    /// Judged customers per segment over the window.
+    segments: HashMap<String, f64>,
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -84,24 +90,30 @@ fn summary(engine: &Baselines, actor: usize, day: NaiveDate) -> MemberSummary {
         let (m, v) = robust_mean_var(&sizes, floor);
         (m, v.max(floor * floor).sqrt())
     });
-    let (mut k, mut n, mut hours) = (0.0, 0.0, [0.0; 24]);
+    let mut hours = [0.0; 24];
+    let mut segments: HashMap<String, f64> = HashMap::new();
     for r in &window {
-        k += r.sensitive_events;
-        n += r.data_events;
         add_hours(&mut hours, &r.hours);
+        for (name, n) in &r.segments {
+            *segments.entry(name.clone()).or_default() += n;
+        }
     }
-    let share_days: Vec<(f64, f64)> = window
-        .iter()
-        .map(|r| (r.sensitive_events, r.data_events))
-        .collect();
+    let mut shares = [(0.0, 0.0); SHARES];
+    let mut share_phi = [None; SHARES];
+    for share in Share::ALL {
+        let days: Vec<(f64, f64)> = window.iter().filter_map(|r| share.of(r)).collect();
+        shares[share.index()] = days.iter().fold((0.0, 0.0), |(k, n), d| (k + d.0, n + d.1));
+        share_phi[share.index()] = super::models::share_concentration(&days);
+    }
     MemberSummary {
-        sensitive_phi: super::models::share_concentration(&share_days),
         counts,
         weekend_shift,
         export,
         export_days: (sizes.len() as f64, active),
-        sensitive: (k, n),
+        shares,
+        share_phi,
         hours,
+        segments,
     }
 }
 
@@ -148,19 +160,36 @@ fn group_stats(
     if active_days > 0.0 {
         out.export_rate = Some(export_days / active_days);
     }
-    let (mut k, mut n, mut hours) = (0.0, 0.0, [0.0; 24]);
+    let mut hours = [0.0; 24];
+    let mut segments: HashMap<&str, f64> = HashMap::new();
     for a in members {
         let m = of(a);
-        k += m.sensitive.0;
-        n += m.sensitive.1;
         add_hours(&mut hours, &m.hours);
+        for (name, n) in &m.segments {
+            *segments.entry(name.as_str()).or_default() += n;
+        }
     }
-    if n > 0.0 {
-        out.sensitive = Some(k / n);
+    for share in Share::ALL {
+        let i = share.index();
+        let (k, n) = members.iter().fold((0.0, 0.0), |(k, n), a| {
+            (k + of(a).shares[i].0, n + of(a).shares[i].1)
+        });
+        if n > 0.0 {
+            out.shares[i] = Some(k / n);
+        }
+        let phis: Vec<f64> = members.iter().filter_map(|a| of(a).share_phi[i]).collect();
+        if phis.len() >= settings.peer_min_members {
+            out.share_phi[i] = Some(median(&phis));
+        }
     }
-    let phis: Vec<f64> = members.iter().filter_map(|a| of(a).sensitive_phi).collect();
-    if phis.len() >= settings.peer_min_members {
-        out.sensitive_phi = Some(median(&phis));
+    let judged: f64 = segments.values().sum();
+    if judged > 0.0 {
+        let mut shares: Vec<(String, f64)> = segments
+            .into_iter()
+            .map(|(name, n)| (name.to_string(), n / judged))
+            .collect();
+        shares.sort_by(|a, b| a.0.cmp(&b.0));
+        out.segments = Some(shares);
     }
     let total: f64 = hours.iter().sum();
     if total > 0.0 {
@@ -260,11 +289,14 @@ impl PeerStats {
     pub fn export_rate(&self, actor: usize) -> Option<f64> {
         self.first(actor, |s| s.export_rate)
     }
-    pub fn sensitive_share(&self, actor: usize) -> Option<f64> {
-        self.first(actor, |s| s.sensitive)
+    pub fn share(&self, actor: usize, share: Share) -> Option<f64> {
+        self.first(actor, |s| s.shares[share.index()])
     }
-    pub fn sensitive_phi(&self, actor: usize) -> Option<f64> {
-        self.first(actor, |s| s.sensitive_phi)
+    pub fn share_phi(&self, actor: usize, share: Share) -> Option<f64> {
+        self.first(actor, |s| s.share_phi[share.index()])
+    }
+    pub fn segments(&self, actor: usize) -> Option<Vec<(String, f64)>> {
+        self.first(actor, |s| s.segments.clone())
     }
     pub fn hour_profile(&self, actor: usize) -> Option<[f64; 24]> {
         self.first(actor, |s| s.hours)

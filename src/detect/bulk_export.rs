@@ -25,6 +25,7 @@ impl Detector for BulkExport {
                 observed: 0.0,
                 expected: model.expected(),
                 detail: "no export".into(),
+                ..Finding::default()
             });
         }
         let observed = today.export_rows;
@@ -43,6 +44,7 @@ impl Detector for BulkExport {
             observed,
             expected: model.expected(),
             detail: format!("exported {} rows; {history}", num(observed)),
+            ..Finding::default()
         })
     }
 }

@@ -8,22 +8,33 @@
 pub mod bulk_export;
 pub mod combine;
 pub mod distinct_customers;
+pub mod enumeration;
+pub mod foreign_ticket;
+pub mod need_to_know;
 pub mod new_items;
 pub mod off_hours;
 pub mod record_volume;
+pub mod segment_skew;
 pub mod sensitive_share;
+pub mod slow_drip;
 
 use crate::baseline::Baseline;
 use crate::features::{ActorDay, ItemKind};
 
 /// One detector's verdict on one actor-day.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Finding {
     pub detector: &'static str,
     pub p_value: f64,
     pub observed: f64,
     pub expected: f64,
     pub detail: String,
+    /// When what this finding sees began, if before today (a drip's run, a
+    /// new field first used on an earlier anomalous day).
+    pub onset: Option<chrono::NaiveDate>,
+    /// The fields, clients, IPs or resources the finding names (what an
+    /// `[[allow]]` entry can match).
+    pub items: Vec<String>,
 }
 
 /// Compares one aspect of an actor-day with the actor's baseline.
@@ -47,6 +58,11 @@ pub fn registry() -> Vec<Box<dyn Detector>> {
         Box::new(new_items::NewItems(ItemKind::Client)),
         Box::new(new_items::NewItems(ItemKind::SourceIp)),
         Box::new(new_items::NewItems(ItemKind::Resource)),
+        Box::new(need_to_know::NeedToKnow),
+        Box::new(foreign_ticket::ForeignTicket),
+        Box::new(segment_skew::SegmentSkew),
+        Box::new(enumeration::Enumeration),
+        Box::new(slow_drip::SlowDrip),
     ]
 }
 
@@ -71,6 +87,43 @@ pub(crate) fn count_finding(
             num(lo.round()),
             num(hi.round())
         ),
+        ..Finding::default()
+    }
+}
+
+/// A share judged against its beta-binomial predictive, explained as
+/// "{k} of {n} {what} ({pct}%); usual {pct}%".
+pub(crate) fn share_finding(
+    detector: &'static str,
+    model: &crate::baseline::ShareModel,
+    (k, n): (f64, f64),
+    what: &str,
+) -> Finding {
+    Finding {
+        detector,
+        p_value: model.p_upper(k, n),
+        observed: k,
+        expected: model.mean() * n,
+        detail: format!(
+            "{} of {} {what} ({}); usual {}",
+            num(k),
+            num(n),
+            percent(k / n),
+            percent(model.mean())
+        ),
+        ..Finding::default()
+    }
+}
+
+/// Formats a share as a percentage with sensible precision.
+pub(crate) fn percent(x: f64) -> String {
+    let p = 100.0 * x;
+    if p == 0.0 || p >= 10.0 {
+        format!("{p:.0}%")
+    } else if p >= 1.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.2}%")
     }
 }
 
@@ -114,7 +167,18 @@ pub(crate) mod testing {
             export: None,
             export_days: 0,
             export_rate: 1.0,
-            sensitive: Some(ShareModel { a: 2.0, b: 18.0 }),
+            shares: [
+                Some(ShareModel { a: 2.0, b: 18.0 }),
+                Some(ShareModel { a: 2.5, b: 47.5 }),
+                Some(ShareModel { a: 0.1, b: 19.9 }),
+                Some(ShareModel { a: 0.02, b: 199.98 }),
+                Some(ShareModel { a: 100.0, b: 100.0 }),
+            ],
+            segments: None,
+            drip: crate::baseline::DripBaseline {
+                rule: crate::baseline::DripRule::new(1.0, 5000.0),
+                before: Some([crate::baseline::Cusum::default(); 2]),
+            },
             off_hours: None,
             novelty: [None, None, None, None],
         }

@@ -21,7 +21,7 @@ impl Detector for NewItems {
             ItemKind::Field => "new_field",
         }
     }
-    fn evaluate(&self, _today: &ActorDay, baseline: &Baseline) -> Option<Finding> {
+    fn evaluate(&self, today: &ActorDay, baseline: &Baseline) -> Option<Finding> {
         let novelty = baseline.novelty[self.0.index()].as_ref()?;
         let rarest = novelty
             .new_items
@@ -34,6 +34,7 @@ impl Detector for NewItems {
                 observed: 0.0,
                 expected: novelty.rate,
                 detail: format!("no new {}", self.0.name()),
+                ..Finding::default()
             });
         };
         let names: Vec<&str> = novelty.new_items.iter().map(|i| i.value.as_str()).collect();
@@ -51,6 +52,8 @@ impl Detector for NewItems {
                 self.0.name(),
                 100.0 * novelty.rate
             ),
+            onset: novelty.onset.filter(|d| *d < today.day),
+            items: names.iter().map(|n| n.to_string()).collect(),
         })
     }
 }
@@ -71,6 +74,7 @@ mod tests {
                 peer_users: 0,
                 peers: 20,
             }],
+            onset: None,
             rarity_tail: 1.0 / 22.0,
         });
         let f = NewItems(ItemKind::Field).evaluate(&day(), &b).unwrap();
@@ -83,6 +87,7 @@ mod tests {
                 peer_users: 18,
                 peers: 20,
             }],
+            onset: None,
             rarity_tail: 0.9,
         });
         assert!(

@@ -37,6 +37,7 @@ impl Detector for OffHours {
                 },
                 100.0 * model.mean()
             ),
+            ..Finding::default()
         })
     }
 }

@@ -2,8 +2,8 @@
 //! field or resource, against the actor's usual share (beta-binomial, shrunk
 //! toward the peers' share).
 
-use super::{Detector, Finding};
-use crate::baseline::Baseline;
+use super::{share_finding, Detector, Finding};
+use crate::baseline::{Baseline, Share};
 use crate::features::ActorDay;
 
 pub struct SensitiveShare;
@@ -13,23 +13,17 @@ impl Detector for SensitiveShare {
         "sensitive_share"
     }
     fn evaluate(&self, today: &ActorDay, baseline: &Baseline) -> Option<Finding> {
-        let model = baseline.sensitive?;
-        if today.data_events <= 0.0 {
+        let model = baseline.shares[Share::Sensitive.index()]?;
+        let (k, n) = Share::Sensitive.of(today)?;
+        if n <= 0.0 {
             return None;
         }
-        let (k, n) = (today.sensitive_events, today.data_events);
-        Some(Finding {
-            detector: self.name(),
-            p_value: model.p_upper(k, n),
-            observed: k,
-            expected: model.mean() * n,
-            detail: format!(
-                "{:.0}% of {} events read sensitive fields; usual {:.1}%",
-                100.0 * k / n,
-                n,
-                100.0 * model.mean()
-            ),
-        })
+        Some(share_finding(
+            self.name(),
+            &model,
+            (k, n),
+            "events read sensitive fields",
+        ))
     }
 }
 

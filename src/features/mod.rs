@@ -5,11 +5,16 @@
 //! - `actor_days`: one row per actor and day with counts and sums;
 //! - `hours`: events per actor, day and local hour;
 //! - `items`: clients, source IPs, resources and fields used per actor-day;
-//! - `customers`: one row per actor, day and customer touched.
+//! - `customers`: one row per actor, day and customer touched;
+//! - `ticket_uses`: accesses per actor, day and cited `ticket_id`.
 //!
-//! `table` turns the merged tables into the [`ActorDay`] rows the baselines
-//! and detectors walk through in day order.
+//! After the merge, [`need_to_know`] marks which customers the actor's own
+//! tickets covered, [`customer_order`] measures how the day's customers were
+//! walked, and [`table`] turns everything into the [`ActorDay`] rows the
+//! baselines and detectors walk through in day order.
 
+pub mod customer_order;
+pub mod need_to_know;
 pub mod table;
 
 use polars::prelude::*;
@@ -43,6 +48,9 @@ pub const VALUE: &str = "value";
 pub const ACCESSES: &str = "accesses";
 pub const FIRST_TS: &str = "first_ts";
 pub const LAST_TS: &str = "last_ts";
+/// Whether one of the actor's own tickets covered the customer that day
+/// (null without `--tickets`).
+pub const COVERED: &str = "covered";
 
 /// Columns summed when merging actor-day partials.
 const SUMMED: [&str; 15] = [
@@ -70,13 +78,41 @@ pub struct FeatureTables {
     pub hours: DataFrame,
     pub items: DataFrame,
     pub customers: DataFrame,
+    pub ticket_uses: DataFrame,
+    /// Per actor-day ticket citations, once tickets are known (see
+    /// [`need_to_know::ticket_use`]); `None` without `--tickets`.
+    pub ticket_use: Option<DataFrame>,
 }
 
-/// Local day and hour of each event (UTC unless a time zone is set).
-fn local_time(settings: &Settings) -> (Expr, Expr) {
+impl FeatureTables {
+    /// Judges need-to-know once every chunk is merged: marks `covered` on
+    /// the customer table and summarises ticket citations, or records that
+    /// coverage is unknown.
+    pub fn with_tickets(
+        mut self,
+        tickets: Option<&DataFrame>,
+        settings: &Settings,
+    ) -> Result<FeatureTables> {
+        match tickets {
+            Some(t) => {
+                self.customers = need_to_know::mark_coverage(&self.customers, t, settings)?;
+                self.ticket_use = Some(need_to_know::ticket_use(&self.ticket_uses, t)?);
+            }
+            None => {
+                self.customers = need_to_know::unknown_coverage(&self.customers)?;
+                self.ticket_use = None;
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Local day and hour of the UTC timestamps in `column` (UTC unless a time
+/// zone is set).
+pub fn local_time(column: &str, settings: &Settings) -> (Expr, Expr) {
     let local = match &settings.timezone {
-        None => col(TS),
-        Some(tz) => col(TS)
+        None => col(column),
+        Some(tz) => col(column)
             .dt()
             .replace_time_zone(Some(TimeZone::UTC), lit("raise"), NonExistent::Raise)
             .dt()
@@ -141,7 +177,7 @@ fn count_where(cond: Expr) -> Expr {
 
 /// Reduces one chunk of canonical events to its feature tables.
 pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
-    let (day, hour) = local_time(settings);
+    let (day, hour) = local_time(TS, settings);
     let events = events
         .lazy()
         .with_columns([
@@ -264,6 +300,13 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
     .group_by([col(ACTOR), col(DAY), col(KIND), col(VALUE)])
     .agg([col(N).sum()])
     .collect()?;
+    let ticket_uses = events
+        .clone()
+        .lazy()
+        .filter(col(TICKET_ID).is_not_null())
+        .group_by([col(ACTOR), col(DAY), col(TICKET_ID)])
+        .agg([len().cast(DataType::Int64).alias(N)])
+        .collect()?;
     let customers = events
         .lazy()
         .filter(col(CUSTOMER_ID).is_not_null())
@@ -283,6 +326,8 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
         hours,
         items,
         customers,
+        ticket_uses,
+        ticket_use: None,
     })
 }
 
@@ -344,11 +389,17 @@ pub fn merge(parts: Vec<FeatureTables>) -> Result<FeatureTables> {
             col(LAST_TS).max(),
         ])
         .collect()?;
+    let ticket_uses = stack(|p| &p.ticket_uses)?
+        .group_by([col(ACTOR), col(DAY), col(TICKET_ID)])
+        .agg([col(N).sum()])
+        .collect()?;
     Ok(FeatureTables {
         actor_days,
         hours,
         items,
         customers,
+        ticket_uses,
+        ticket_use: None,
     })
 }
 
@@ -403,7 +454,10 @@ mod tests {
             &settings,
         )
         .unwrap();
-        let merged = merge(vec![late, early]).unwrap();
+        let merged = merge(vec![late, early])
+            .unwrap()
+            .with_tickets(None, &settings)
+            .unwrap();
         let table = table::actor_days(&merged).unwrap();
         assert_eq!(table.rows.len(), 1);
         let day = &table.rows[0];
@@ -432,7 +486,7 @@ mod tests {
             &settings,
         )
         .unwrap();
-        let table = table::actor_days(&t).unwrap();
+        let table = table::actor_days(&t.with_tickets(None, &settings).unwrap()).unwrap();
         assert_eq!(
             table.rows[0].day,
             NaiveDate::from_ymd_opt(2024, 3, 2).unwrap()

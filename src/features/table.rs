@@ -63,6 +63,20 @@ pub struct ActorDay {
     pub hours: [f64; 24],
     /// Distinct items used that day, per [`ItemKind`].
     pub items: [Vec<String>; 4],
+    /// Customers touched that no ticket of the actor's covered (`None`
+    /// without `--tickets`).
+    pub uncovered: Option<f64>,
+    /// Accesses citing a ticket, and citing someone else's ticket.
+    pub ticketed: f64,
+    pub foreign_ticket: f64,
+    /// Steps between consecutive customer ids in order of first access:
+    /// all, to an adjacent id, to a higher id.
+    pub id_steps: f64,
+    pub adjacent_steps: f64,
+    pub ascending_steps: f64,
+    /// Customers per `customer_segment` among those judged for segment skew
+    /// (the uncovered ones when tickets are known), sorted by segment.
+    pub segments: Vec<(String, f64)>,
 }
 
 impl ActorDay {
@@ -107,19 +121,41 @@ pub fn actor_days(tables: &FeatureTables) -> Result<ActorDays> {
         .clone()
         .lazy()
         .group_by([col(ACTOR), col(DAY)])
-        .agg([len().cast(DataType::Int64).alias("distinct_customers")]);
-    let frame = tables
+        .agg([
+            len().cast(DataType::Int64).alias("distinct_customers"),
+            col(COVERED)
+                .not()
+                .cast(DataType::Int64)
+                .sum()
+                .alias("uncovered"),
+        ]);
+    let on = || [col(ACTOR), col(DAY)];
+    let left = || JoinArgs::new(JoinType::Left);
+    let mut frame = tables
         .actor_days
         .clone()
         .lazy()
+        .join(customers, on(), on(), left())
         .join(
-            customers,
-            [col(ACTOR), col(DAY)],
-            [col(ACTOR), col(DAY)],
-            JoinArgs::new(JoinType::Left),
-        )
+            customer_order::order_stats(&tables.customers)?.lazy(),
+            on(),
+            on(),
+            left(),
+        );
+    if let Some(uses) = &tables.ticket_use {
+        frame = frame.join(uses.clone().lazy(), on(), on(), left());
+    }
+    let frame = frame
         .sort([DAY, ACTOR], SortMultipleOptions::default())
         .collect()?;
+    let tickets_known = tables.ticket_use.is_some();
+    let optional = |n: &str| -> Result<Vec<f64>> {
+        if frame.schema().contains(n) {
+            f64_column(&frame, n)
+        } else {
+            Ok(vec![0.0; frame.height()])
+        }
+    };
     let actor_names = str_column(&frame, ACTOR)?;
     let mut actors: Vec<String> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -145,6 +181,16 @@ pub fn actor_days(tables: &FeatureTables) -> Result<ActorDays> {
         num(DATA_EVENTS)?,
         num(SENSITIVE_EVENTS)?,
         num("distinct_customers")?,
+    );
+    let (uncovered, ticketed, foreign) = (
+        num("uncovered")?,
+        optional(need_to_know::TICKETED)?,
+        optional(need_to_know::FOREIGN)?,
+    );
+    let (id_steps, adjacent, ascending) = (
+        num(customer_order::ID_STEPS)?,
+        num(customer_order::ADJACENT_STEPS)?,
+        num(customer_order::ASCENDING_STEPS)?,
     );
     let mut rows = Vec::with_capacity(frame.height());
     let mut position: HashMap<(usize, NaiveDate), usize> = HashMap::new();
@@ -175,6 +221,12 @@ pub fn actor_days(tables: &FeatureTables) -> Result<ActorDays> {
             data_events: data_events[i],
             sensitive_events: sensitive[i],
             distinct_customers: customers[i],
+            uncovered: tickets_known.then_some(uncovered[i]),
+            ticketed: ticketed[i],
+            foreign_ticket: foreign[i],
+            id_steps: id_steps[i],
+            adjacent_steps: adjacent[i],
+            ascending_steps: ascending[i],
             ..ActorDay::default()
         });
     }
@@ -209,10 +261,35 @@ pub fn actor_days(tables: &FeatureTables) -> Result<ActorDays> {
             }
         }
     }
+    // Segments of the customers judged for skew: with tickets, those no
+    // ticket of the actor's covered (an agent moved to another queue brings
+    // tickets for it); without, all of them.
+    let judged = if tickets_known {
+        col(COVERED).not()
+    } else {
+        lit(true)
+    };
+    let segments = tables
+        .customers
+        .clone()
+        .lazy()
+        .filter(judged.and(col(CUSTOMER_SEGMENT).is_not_null()))
+        .group_by([col(ACTOR), col(DAY), col(CUSTOMER_SEGMENT)])
+        .agg([len().cast(DataType::Int64).alias(N)])
+        .collect()?;
+    let segment_rows = lookup(&segments)?;
+    let segment_name = str_column(&segments, CUSTOMER_SEGMENT)?;
+    let segment_n = f64_column(&segments, N)?;
+    for (i, row) in segment_rows.into_iter().enumerate() {
+        if let (Some(r), Some(name)) = (row, &segment_name[i]) {
+            rows[r].segments.push((name.clone(), segment_n[i]));
+        }
+    }
     for row in &mut rows {
         for list in row.items.iter_mut() {
             list.sort();
         }
+        row.segments.sort_by(|a, b| a.0.cmp(&b.0));
     }
     Ok(ActorDays { actors, rows })
 }

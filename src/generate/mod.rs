@@ -5,7 +5,7 @@
 //! and batch service accounts with scheduled exports; plus planted attacks
 //! and a ground-truth file naming them.
 
-mod rng;
+pub(crate) mod rng;
 
 use std::io::Write;
 use std::path::Path;

@@ -1,0 +1,92 @@
+//! Slow drip: a sustained modest excess of records or distinct customers,
+//! never extreme on any one day, accumulated over the actor's active days
+//! by a one-sided CUSUM per count (see [`crate::baseline::drip`]). The
+//! p-value is the stationary tail of the larger accumulated sum, doubled
+//! for the two counts; the onset is the first day of its run.
+
+use super::{num, Detector, Finding};
+use crate::baseline::{drip_today, Baseline, Count};
+use crate::features::ActorDay;
+
+pub struct SlowDrip;
+
+impl Detector for SlowDrip {
+    fn name(&self) -> &'static str {
+        "slow_drip"
+    }
+    fn evaluate(&self, today: &ActorDay, baseline: &Baseline) -> Option<Finding> {
+        let sums = drip_today(today, baseline)?;
+        let rule = baseline.drip.rule;
+        let (k, (_, state)) = sums
+            .iter()
+            .enumerate()
+            .max_by(|a, b| (a.1).1.sum.total_cmp(&(b.1).1.sum))?;
+        let count = Count::ALL[k];
+        let model = baseline.counts[k]?;
+        let what = match count {
+            Count::Records => "records",
+            Count::Customers => "distinct customers",
+        };
+        let p_value = (2.0 * rule.p_value(state.sum)).min(1.0);
+        let detail = match state.since {
+            Some(since) => format!(
+                "{what} above usual for {} active days since {since}: accumulated excess {:.1} sd (alarm at {:.1}); today {}, usual {}",
+                state.days,
+                state.sum,
+                rule.threshold,
+                num(count.of(today)),
+                num(model.expected().round())
+            ),
+            None => format!("no sustained excess of {what}"),
+        };
+        Some(Finding {
+            detector: self.name(),
+            p_value,
+            observed: count.of(today),
+            expected: model.expected(),
+            detail,
+            onset: state.since.filter(|d| *d < today.day),
+            ..Finding::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::baseline::Cusum;
+    use crate::detect::testing::*;
+
+    #[test]
+    fn a_doubling_accumulates_to_a_small_p_with_its_onset() {
+        let mut b = baseline(); // usual 60 customers, log-scale sd 0.25
+        let mut d = day();
+        d.records = 100.0;
+        d.distinct_customers = 120.0;
+        let mut state = [Cusum::default(); 2];
+        let mut ps = Vec::new();
+        for i in 0..4 {
+            d.day = day().day + chrono::Duration::days(i);
+            b.drip.before = Some(state);
+            let f = SlowDrip.evaluate(&d, &b).unwrap();
+            ps.push(f.p_value);
+            if i > 0 {
+                assert_eq!(f.onset, Some(day().day), "{f:?}");
+            }
+            state = drip_today(&d, &b).unwrap().map(|x| x.1);
+        }
+        assert!(ps.windows(2).all(|w| w[1] < w[0]), "{ps:?}");
+        assert!(ps[3] < 1e-4, "{ps:?}");
+    }
+
+    #[test]
+    fn ordinary_days_leave_nothing_to_report() {
+        let b = baseline();
+        let mut d = day();
+        d.records = 100.0;
+        d.distinct_customers = 55.0;
+        let f = SlowDrip.evaluate(&d, &b).unwrap();
+        assert_eq!(f.p_value, 1.0);
+        assert_eq!(f.onset, None);
+    }
+}

@@ -1,0 +1,91 @@
+//! How an actor walked through the day's customers: the numeric part of
+//! each customer id (its last run of digits), in order of first access,
+//! and the steps between consecutive ids. A script paging through the
+//! customer table walks ids in order; people follow tickets, whose ids come
+//! in no order. Computed on the actor-day-customer table (one row per
+//! customer touched), so no event-level sort.
+
+use polars::prelude::*;
+
+use super::FIRST_TS;
+use crate::error::Result;
+use crate::schema::*;
+
+/// Steps between consecutive customers with numeric ids, per actor-day.
+pub const ID_STEPS: &str = "id_steps";
+/// Steps to an adjacent id (plus or minus one).
+pub const ADJACENT_STEPS: &str = "adjacent_steps";
+/// Steps to a higher id.
+pub const ASCENDING_STEPS: &str = "ascending_steps";
+
+/// Per actor-day: `id_steps`, `adjacent_steps`, `ascending_steps`.
+pub fn order_stats(customers: &DataFrame) -> Result<DataFrame> {
+    let id = col(CUSTOMER_ID)
+        .str()
+        .extract(lit(r"(\d{1,18})\D*$"), 1)
+        .cast(DataType::Int64);
+    let same_day = col(ACTOR)
+        .eq(col(ACTOR).shift(lit(1)))
+        .and(col(DAY).eq(col(DAY).shift(lit(1))));
+    let step = col("_id") - col("_id").shift(lit(1));
+    Ok(customers
+        .clone()
+        .lazy()
+        .select([col(ACTOR), col(DAY), col(FIRST_TS), id.alias("_id")])
+        .filter(col("_id").is_not_null())
+        .sort(
+            [ACTOR, DAY, FIRST_TS, "_id"],
+            SortMultipleOptions::default(),
+        )
+        .with_column(
+            when(same_day)
+                .then(step)
+                .otherwise(lit(NULL).cast(DataType::Int64))
+                .alias("_step"),
+        )
+        .group_by([col(ACTOR), col(DAY)])
+        .agg([
+            col("_step")
+                .is_not_null()
+                .cast(DataType::Int64)
+                .sum()
+                .alias(ID_STEPS),
+            col("_step")
+                .eq(lit(1))
+                .or(col("_step").eq(lit(-1)))
+                .cast(DataType::Int64)
+                .sum()
+                .alias(ADJACENT_STEPS),
+            col("_step")
+                .gt(lit(0))
+                .cast(DataType::Int64)
+                .sum()
+                .alias(ASCENDING_STEPS),
+        ])
+        .collect()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, NaiveDateTime};
+
+    #[test]
+    fn steps_follow_the_order_of_first_access() {
+        let day = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+        let at = |m: u32| day.and_hms_opt(9, m, 0).unwrap();
+        // Accessed in the order C0010, C0011, C0012, C0005, X (no digits).
+        let frame = df!(
+            ACTOR => ["a"; 5],
+            DAY => [day; 5],
+            CUSTOMER_ID => ["C0012", "C0010", "C0005", "C0011", "X"],
+            FIRST_TS => [at(3), at(1), at(4), at(2), at(5)] as [NaiveDateTime; 5],
+        )
+        .unwrap();
+        let out = order_stats(&frame).unwrap();
+        let get = |c: &str| out.column(c).unwrap().i64().unwrap().get(0).unwrap();
+        assert_eq!(get(ID_STEPS), 3);
+        assert_eq!(get(ADJACENT_STEPS), 2);
+        assert_eq!(get(ASCENDING_STEPS), 2);
+    }
+}
