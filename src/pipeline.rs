@@ -36,6 +36,8 @@ pub struct Counts {
     pub actor_days: usize,
     pub alerts: std::collections::BTreeMap<String, usize>,
     pub ticket_rows: Option<usize>,
+    /// Reasons (p at most `reason_p`) silenced by `[[allow]]` entries.
+    pub suppressed_reasons: usize,
 }
 
 /// Everything read from the inputs, reduced.
@@ -197,6 +199,8 @@ pub struct Analysis {
     pub counts: Counts,
     pub unknown_columns: Vec<String>,
     pub table: String,
+    /// Things the user should act on (expired `[[allow]]` entries).
+    pub warnings: Vec<String>,
 }
 
 /// `run.json`: the proof a run completed, and what it was.
@@ -211,14 +215,65 @@ struct RunRecord<'a> {
     unknown_columns: &'a [String],
     detectors: Vec<&'static str>,
     notes: Vec<String>,
+    warnings: &'a [String],
+}
+
+/// What scoring produced.
+pub struct Scored {
+    pub table: ActorDays,
+    pub verdicts: Vec<scoring::Verdict>,
+    pub alerts: Vec<Alert>,
 }
 
 /// Scores ingested tables into alerts.
-pub fn alerts(ingested: &Ingested, settings: &Settings) -> Result<(ActorDays, Vec<Alert>)> {
+pub fn alerts(ingested: &Ingested, settings: &Settings) -> Result<Scored> {
     let table = features::table::actor_days(&ingested.tables)?;
     let verdicts = scoring::verdicts(&table, settings);
     let alerts = report::alerts(&table, &verdicts, &ingested.tables, settings)?;
-    Ok((table, alerts))
+    Ok(Scored {
+        table,
+        verdicts,
+        alerts,
+    })
+}
+
+/// Reasons silenced by `[[allow]]` entries on the days written.
+fn suppressed_reasons(scored: &Scored, settings: &Settings) -> usize {
+    scored
+        .verdicts
+        .iter()
+        .filter(|v| report::in_range(scored.table.rows[v.row].day, settings))
+        .map(|v| {
+            v.suppressed
+                .iter()
+                .filter(|f| f.p_value <= settings.reason_p)
+                .count()
+        })
+        .sum()
+}
+
+/// `[[allow]]` entries that expired before the last day scored: they no
+/// longer suppress anything, and someone should renew or remove them.
+fn expired_allow_entries(scored: &Scored, settings: &Settings) -> Vec<String> {
+    let Some(last) = scored.table.rows.iter().map(|r| r.day).max() else {
+        return Vec::new();
+    };
+    settings
+        .allow
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            let expires = a.expires?;
+            (expires < last).then(|| {
+                format!(
+                    "[[allow]] entry {} (actor `{}`, detector `{}`) expired on {expires}: it no longer suppresses anything after that day",
+                    i + 1,
+                    a.actor,
+                    a.detector
+                )
+            })
+        })
+        .collect()
 }
 
 fn rejected_error(rejected: Vec<Rejection>) -> Error {
@@ -252,8 +307,11 @@ pub fn analyze(options: &AnalyzeOptions, settings: &Settings) -> Result<Analysis
         None if !ingested.rejected.is_empty() => return Err(rejected_error(ingested.rejected)),
         None => {}
     }
-    let (_table, alerts) = alerts(&ingested, settings)?;
+    let scored = alerts(&ingested, settings)?;
     let mut counts = ingested.counts.clone();
+    counts.suppressed_reasons = suppressed_reasons(&scored, settings);
+    let warnings = expired_allow_entries(&scored, settings);
+    let alerts = scored.alerts;
     for s in Severity::ALL {
         counts.alerts.insert(
             s.name().to_string(),
@@ -273,10 +331,10 @@ pub fn analyze(options: &AnalyzeOptions, settings: &Settings) -> Result<Analysis
     if options.tickets.is_empty() {
         notes.push("need-to-know judging is off: no --tickets given".to_string());
     } else {
-        notes.push(
-            "tickets were read and validated; need-to-know judging arrives in a later version"
-                .to_string(),
-        );
+        notes.push(format!(
+            "need-to-know judged against {} ticket rows",
+            counts.ticket_rows.unwrap_or(0)
+        ));
     }
     let record = RunRecord {
         version: env!("CARGO_PKG_VERSION"),
@@ -292,6 +350,7 @@ pub fn analyze(options: &AnalyzeOptions, settings: &Settings) -> Result<Analysis
         unknown_columns: &ingested.unknown_columns,
         detectors: crate::detect::registry().iter().map(|d| d.name()).collect(),
         notes,
+        warnings: &warnings,
     };
     let text = serde_json::to_string_pretty(&record).map_err(|e| Error::Write {
         path: run_json.clone(),
@@ -304,6 +363,7 @@ pub fn analyze(options: &AnalyzeOptions, settings: &Settings) -> Result<Analysis
         counts,
         unknown_columns: ingested.unknown_columns,
         table,
+        warnings,
     })
 }
 

@@ -104,8 +104,8 @@ pub struct SegmentMix {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DripBaseline {
     pub rule: DripRule,
-    /// Per [`Count`]; `None` until the actor is established.
-    pub before: Option<[Cusum; 2]>,
+    /// Per [`DripStream`]; `None` until the actor is established.
+    pub before: Option<[Cusum; DRIP_STREAMS]>,
 }
 
 /// A first use of an item today, with how common it is among peers.
@@ -200,8 +200,8 @@ pub struct ActorHistory {
     pub past_peer_share: [Vec<f64>; 4],
     /// Items used only on anomalous days so far, with the first such day.
     pub unlearned: [HashMap<String, NaiveDate>; 4],
-    /// Slow-drip accumulators per [`Count`], from the first established day.
-    pub drip: Option<[Cusum; 2]>,
+    /// Slow-drip accumulators per [`DripStream`], from the first established day.
+    pub drip: Option<[Cusum; DRIP_STREAMS]>,
     pub started: bool,
     pub last_active: Option<NaiveDate>,
 }
@@ -391,7 +391,7 @@ impl<'r> Baselines<'r> {
             rule: self.drip_rule,
             before: match self.actors[row.actor].drip {
                 Some(state) => Some(state),
-                None if established => Some([Cusum::default(); 2]),
+                None if established => Some([Cusum::default(); DRIP_STREAMS]),
                 None => None,
             },
         };
@@ -579,7 +579,7 @@ impl<'r> Baselines<'r> {
         }
         h.started = true;
         if let Some(today) = drip_today(row, baseline) {
-            h.drip = Some(today.map(|(_, after)| after));
+            h.drip = Some(today);
         }
         if anomalous {
             for kind in ItemKind::ALL {
@@ -605,16 +605,62 @@ impl<'r> Baselines<'r> {
     }
 }
 
-/// Today's slow-drip accumulators, per [`Count`]: (today's predictive
-/// p-value, the accumulator after today). `None` before the actor is
-/// established or without a count model.
-pub fn drip_today(row: &ActorDay, baseline: &Baseline) -> Option<[(f64, Cusum); 2]> {
+/// What the slow-drip accumulators watch, in [`DripBaseline::before`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DripStream {
+    Records,
+    Customers,
+    /// Customers touched without an own ticket (with `--tickets`).
+    Uncovered,
+}
+
+/// How many [`DripStream`]s there are.
+pub const DRIP_STREAMS: usize = 3;
+
+impl DripStream {
+    pub const ALL: [DripStream; DRIP_STREAMS] = [
+        DripStream::Records,
+        DripStream::Customers,
+        DripStream::Uncovered,
+    ];
+
+    /// Today's upper-tail p-value of the stream, with today's value and the
+    /// usual one; `None` when there is nothing to judge.
+    pub fn today(self, row: &ActorDay, baseline: &Baseline) -> Option<(f64, f64, f64)> {
+        match self {
+            DripStream::Records | DripStream::Customers => {
+                let k = if self == DripStream::Records { 0 } else { 1 };
+                let model = baseline.counts[k]?;
+                let x = Count::ALL[k].of(row);
+                Some((model.p_upper(x), x, model.expected()))
+            }
+            DripStream::Uncovered => {
+                let model = baseline.shares[Share::Uncovered.index()]?;
+                let (k, n) = Share::Uncovered.of(row)?;
+                (n > 0.0).then(|| (model.p_upper(k, n), k, model.mean() * n))
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DripStream::Records => "records",
+            DripStream::Customers => "distinct customers",
+            DripStream::Uncovered => "customers without an own ticket",
+        }
+    }
+}
+
+/// Today's slow-drip accumulators, per [`DripStream`]: the accumulator
+/// after today (unchanged for a stream with nothing to judge today).
+/// `None` before the actor is established.
+pub fn drip_today(row: &ActorDay, baseline: &Baseline) -> Option<[Cusum; DRIP_STREAMS]> {
     let before = baseline.drip.before?;
-    let mut out = [(1.0, Cusum::default()); 2];
-    for (k, count) in Count::ALL.iter().enumerate() {
-        let model = baseline.counts[k]?;
-        let p = model.p_upper(count.of(row));
-        out[k] = (p, baseline.drip.rule.advance(before[k], p, row.day));
+    let mut out = before;
+    for (i, stream) in DripStream::ALL.iter().enumerate() {
+        if let Some((p, _, _)) = stream.today(row, baseline) {
+            out[i] = baseline.drip.rule.advance(before[i], p, row.day);
+        }
     }
     Some(out)
 }

@@ -45,6 +45,10 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         quarantine: args.quarantine.clone(),
     };
     let analysis = pipeline::analyze(&options, &settings)?;
+    // Warnings are printed even with --quiet: cron mails stderr.
+    for w in &analysis.warnings {
+        eprintln!("warning: {w}");
+    }
     if !args.quiet {
         print!("{}", analysis.table);
         let c = &analysis.counts;
@@ -67,6 +71,12 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         }
         if options.tickets.is_empty() {
             eprintln!("need-to-know judging is off (no --tickets)");
+        }
+        if c.suppressed_reasons > 0 {
+            eprintln!(
+                "{} reason(s) suppressed by [[allow]] entries",
+                c.suppressed_reasons
+            );
         }
         eprintln!("wrote {}", args.out.join("alerts.jsonl").display());
     }

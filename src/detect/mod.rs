@@ -177,7 +177,7 @@ pub(crate) mod testing {
             segments: None,
             drip: crate::baseline::DripBaseline {
                 rule: crate::baseline::DripRule::new(1.0, 5000.0),
-                before: Some([crate::baseline::Cusum::default(); 2]),
+                before: Some([crate::baseline::Cusum::default(); crate::baseline::DRIP_STREAMS]),
             },
             off_hours: None,
             novelty: [None, None, None, None],

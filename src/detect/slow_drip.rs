@@ -1,11 +1,12 @@
-//! Slow drip: a sustained modest excess of records or distinct customers,
-//! never extreme on any one day, accumulated over the actor's active days
-//! by a one-sided CUSUM per count (see [`crate::baseline::drip`]). The
-//! p-value is the stationary tail of the larger accumulated sum, doubled
-//! for the two counts; the onset is the first day of its run.
+//! Slow drip: a sustained modest excess of records, distinct customers or
+//! (with tickets) customers touched without an own ticket, never extreme on
+//! any one day, accumulated over the actor's active days by a one-sided
+//! CUSUM per stream (see [`crate::baseline::drip`]). The p-value is the
+//! stationary tail of the largest accumulated sum, times the three streams
+//! (Bonferroni); the onset is the first day of its run.
 
 use super::{num, Detector, Finding};
-use crate::baseline::{drip_today, Baseline, Count};
+use crate::baseline::{drip_today, Baseline, DripStream, DRIP_STREAMS};
 use crate::features::ActorDay;
 
 pub struct SlowDrip;
@@ -17,33 +18,30 @@ impl Detector for SlowDrip {
     fn evaluate(&self, today: &ActorDay, baseline: &Baseline) -> Option<Finding> {
         let sums = drip_today(today, baseline)?;
         let rule = baseline.drip.rule;
-        let (k, (_, state)) = sums
+        let (i, state) = sums
             .iter()
             .enumerate()
-            .max_by(|a, b| (a.1).1.sum.total_cmp(&(b.1).1.sum))?;
-        let count = Count::ALL[k];
-        let model = baseline.counts[k]?;
-        let what = match count {
-            Count::Records => "records",
-            Count::Customers => "distinct customers",
-        };
-        let p_value = (2.0 * rule.p_value(state.sum)).min(1.0);
+            .max_by(|a, b| a.1.sum.total_cmp(&b.1.sum))?;
+        let stream = DripStream::ALL[i];
+        let (_, observed, expected) = stream.today(today, baseline).unwrap_or((1.0, 0.0, 0.0));
+        let p_value = (DRIP_STREAMS as f64 * rule.p_value(state.sum)).min(1.0);
+        let what = stream.name();
         let detail = match state.since {
             Some(since) => format!(
                 "{what} above usual for {} active days since {since}: accumulated excess {:.1} sd (alarm at {:.1}); today {}, usual {}",
                 state.days,
                 state.sum,
                 rule.threshold,
-                num(count.of(today)),
-                num(model.expected().round())
+                num(observed),
+                num(expected.round())
             ),
-            None => format!("no sustained excess of {what}"),
+            None => "no sustained excess".to_string(),
         };
         Some(Finding {
             detector: self.name(),
             p_value,
-            observed: count.of(today),
-            expected: model.expected(),
+            observed,
+            expected,
             detail,
             onset: state.since.filter(|d| *d < today.day),
             ..Finding::default()
@@ -63,7 +61,7 @@ mod tests {
         let mut d = day();
         d.records = 100.0;
         d.distinct_customers = 120.0;
-        let mut state = [Cusum::default(); 2];
+        let mut state = [Cusum::default(); DRIP_STREAMS];
         let mut ps = Vec::new();
         for i in 0..4 {
             d.day = day().day + chrono::Duration::days(i);
@@ -73,7 +71,7 @@ mod tests {
             if i > 0 {
                 assert_eq!(f.onset, Some(day().day), "{f:?}");
             }
-            state = drip_today(&d, &b).unwrap().map(|x| x.1);
+            state = drip_today(&d, &b).unwrap();
         }
         assert!(ps.windows(2).all(|w| w[1] < w[0]), "{ps:?}");
         assert!(ps[3] < 1e-4, "{ps:?}");

@@ -27,6 +27,16 @@ pub enum Scenario {
     SmashAndGrab,
     /// Ticketmaster-style vendor account that starts reading card fields.
     VendorCard,
+    /// An agent who looks up 5-10 customers a day without a ticket, inside normal work.
+    Snoop,
+    /// An agent who doubles their daily customers with English speakers outside their queue.
+    SegmentDrip,
+    /// An agent who doubles their daily customers in their own segments, without tickets.
+    Drip,
+    /// A compromised account walking customer ids in order, at night, from a new IP.
+    Enumeration,
+    /// A departing employee: searches rising over two weeks, an export on the last day.
+    Departing,
     /// No attack.
     None,
 }
@@ -77,6 +87,9 @@ pub struct GroundTruth {
     pub new_hires: Vec<(String, NaiveDate)>,
     pub team_leads: Vec<String>,
     pub services: Vec<String>,
+    /// Agents moved to a single-segment queue of their team from a day on
+    /// (benign: their tickets explain it).
+    pub queue_moves: Vec<(String, NaiveDate)>,
 }
 
 struct Team {
@@ -128,6 +141,8 @@ struct Agent {
     rate: f64,
     ip: String,
     start_day: u32,
+    /// First day the agent no longer works here.
+    end_day: u32,
     vacation: (u32, u32),
 }
 
@@ -321,6 +336,7 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
             } else {
                 0
             },
+            end_day: days,
             vacation: (vac_start, vac_start + 7),
         });
     }
@@ -332,15 +348,25 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
     ) {
         surge_day += 1;
     }
-    // Attack plans.
-    let insider = agents
-        .iter()
-        .position(|a| a.team == 0 && !a.lead && a.start_day == 0)
-        .expect("consumer-en has agents");
-    let grabber = agents
-        .iter()
-        .position(|a| a.team == 2 && !a.lead && a.start_day == 0)
-        .expect("consumer-fr has agents");
+    // Attack plans: each attacker is a distinct regular agent (no new hire).
+    let mut taken: Vec<usize> = Vec::new();
+    let mut pick = |team: usize, agents: &[Agent]| -> usize {
+        let i = agents
+            .iter()
+            .enumerate()
+            .position(|(i, a)| a.team == team && !a.lead && a.start_day == 0 && !taken.contains(&i))
+            .unwrap_or_else(|| panic!("team {} has a free agent", TEAMS[team].name));
+        taken.push(i);
+        i
+    };
+    let insider = pick(0, &agents);
+    let grabber = pick(2, &agents);
+    let snooper = pick(1, &agents);
+    let segment_dripper = pick(3, &agents);
+    let dripper = pick(2, &agents);
+    let enumerated = pick(5, &agents);
+    let leaver = pick(4, &agents);
+    let queue_mover = pick(4, &agents);
     let weekday_on_or_after = |d: u32| {
         let mut d = d;
         while matches!(
@@ -351,15 +377,44 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
         }
         d
     };
-    // Attackers are at work on their attack days.
-    agents[insider].vacation = (0, 0);
-    agents[grabber].vacation = (0, 0);
+    let has = |s: Scenario| o.scenarios.contains(&s);
     let insider_onset = weekday_on_or_after(days / 2);
     let grab_day = weekday_on_or_after(days * 3 / 4);
     let vendor_onset = days * 3 / 5;
-    let has = |s: Scenario| o.scenarios.contains(&s);
-    let mut insider_victims = std::collections::BTreeSet::new();
-    let mut vendor_victims = std::collections::BTreeSet::new();
+    let snoop_onset = weekday_on_or_after(days * 2 / 5);
+    let segment_drip_onset = weekday_on_or_after(days * 9 / 20);
+    let drip_onset = weekday_on_or_after(days * 11 / 20);
+    let enumeration_day = weekday_on_or_after(days * 7 / 10);
+    // The leaver's last day is a weekday near the end; searches rise over
+    // the two weeks before it.
+    let mut leave_day = days.saturating_sub(3);
+    while leave_day > 0
+        && matches!(
+            (o.start + Duration::days(leave_day as i64)).weekday(),
+            Weekday::Sat | Weekday::Sun
+        )
+    {
+        leave_day -= 1;
+    }
+    let leave_ramp = leave_day.saturating_sub(14);
+    let queue_move_day = weekday_on_or_after(days / 3);
+    // Attackers are at work on their attack days.
+    for a in [
+        insider,
+        grabber,
+        snooper,
+        segment_dripper,
+        dripper,
+        enumerated,
+        leaver,
+    ] {
+        agents[a].vacation = (0, 0);
+    }
+    if has(Scenario::Departing) {
+        agents[leaver].end_day = leave_day + 1;
+    }
+    let mut victims: std::collections::BTreeMap<&str, std::collections::BTreeSet<String>> =
+        Default::default();
     let (mut t_id, mut t_customer, mut t_assignee, mut t_opened, mut t_closed) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut total = 0usize;
@@ -369,7 +424,7 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
         let mut rows = Rows::default();
         for (ai, a) in agents.iter().enumerate() {
             let team = &TEAMS[a.team];
-            if d < a.start_day || (d >= a.vacation.0 && d < a.vacation.1) {
+            if d < a.start_day || d >= a.end_day || (d >= a.vacation.0 && d < a.vacation.1) {
                 continue;
             }
             if weekend && !rng.chance(0.15) {
@@ -389,20 +444,29 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
                 a.ip.clone()
             };
             let n = rng.poisson(a.rate * scale);
+            let moved = ai == queue_mover && d >= queue_move_day;
             for k in 0..n {
-                let seg = seg_index(team.segments[rng.below(team.segments.len())]);
+                let segments = if moved { &["fr-FR"][..] } else { team.segments };
+                let seg = seg_index(segments[rng.below(segments.len())]);
                 let c = by_segment[seg][rng.below(by_segment[seg].len())];
-                let ticket = format!("T{}-{}-{}", d, ai, k);
-                let opened = at(day, work_hour(&mut rng) - 2.0);
-                t_id.push(ticket.clone());
-                t_customer.push(format!("C{c:07}"));
-                t_assignee.push(a.id.clone());
-                t_opened.push(opened.format("%Y-%m-%d %H:%M:%S").to_string());
-                t_closed.push(Some(
-                    (opened + Duration::hours(30))
-                        .format("%Y-%m-%d %H:%M:%S")
-                        .to_string(),
-                ));
+                // Most work follows a ticket filed before the agent's day
+                // starts; a few customers are helped without one.
+                let ticket = if rng.chance(0.03) {
+                    None
+                } else {
+                    let ticket = format!("T{}-{}-{}", d, ai, k);
+                    let opened = at(day, 9.0 - team.utc_offset as f64 - 20.0 * rng.f64());
+                    t_id.push(ticket.clone());
+                    t_customer.push(format!("C{c:07}"));
+                    t_assignee.push(a.id.clone());
+                    t_opened.push(opened.format("%Y-%m-%d %H:%M:%S").to_string());
+                    t_closed.push(Some(
+                        (opened + Duration::hours(36))
+                            .format("%Y-%m-%d %H:%M:%S")
+                            .to_string(),
+                    ));
+                    Some(ticket)
+                };
                 let fields = if rng.chance(0.25) {
                     "name;email;phone"
                 } else {
@@ -420,7 +484,7 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
                             fields: Some(fields),
                             client: "support-ui",
                             ip: &ip,
-                            ticket: Some(ticket.clone()),
+                            ticket: ticket.clone(),
                             kind: "employee",
                             team: team.name,
                         },
@@ -439,7 +503,145 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
                             fields: Some("status;notes"),
                             client: "support-ui",
                             ip: &ip,
-                            ticket: Some(ticket.clone()),
+                            ticket: ticket.clone(),
+                            kind: "employee",
+                            team: team.name,
+                        },
+                        &customers,
+                    );
+                }
+            }
+            // Attacks hidden in normal work: customers viewed without a
+            // ticket, from the agent's own session.
+            let mut quiet_views = |rng: &mut Rng,
+                                   rows: &mut Rows,
+                                   label: &'static str,
+                                   count: u64,
+                                   segments: &[&str],
+                                   fields: &'static str| {
+                for _ in 0..count {
+                    let seg = seg_index(segments[rng.below(segments.len())]);
+                    let c = by_segment[seg][rng.below(by_segment[seg].len())];
+                    victims.entry(label).or_default().insert(format!("C{c:07}"));
+                    rows.push(
+                        Event {
+                            at: at(day, work_hour(rng)),
+                            actor: &a.id,
+                            action: "view",
+                            records: None,
+                            customer: Some(c),
+                            resource: "customers",
+                            fields: Some(fields),
+                            client: "support-ui",
+                            ip: &ip,
+                            ticket: None,
+                            kind: "employee",
+                            team: team.name,
+                        },
+                        &customers,
+                    );
+                }
+            };
+            if ai == snooper && has(Scenario::Snoop) && d >= snoop_onset {
+                let count = 5 + rng.below(6) as u64;
+                quiet_views(
+                    &mut rng,
+                    &mut rows,
+                    "snoop",
+                    count,
+                    team.segments,
+                    "name;email;phone;address",
+                );
+            }
+            if ai == segment_dripper && has(Scenario::SegmentDrip) && d >= segment_drip_onset {
+                // As many extra customers as the day's tickets: a doubling.
+                quiet_views(
+                    &mut rng,
+                    &mut rows,
+                    "segment-drip",
+                    n.max(1),
+                    &["en-US", "en-GB", "en-AU"],
+                    "name;email;phone",
+                );
+            }
+            if ai == dripper && has(Scenario::Drip) && d >= drip_onset {
+                quiet_views(
+                    &mut rng,
+                    &mut rows,
+                    "drip",
+                    n.max(1),
+                    team.segments,
+                    "name;email;phone",
+                );
+            }
+            if ai == leaver && has(Scenario::Departing) && d >= leave_ramp {
+                // Searches rising by a quarter a day over two weeks.
+                let extra = (2.0 * 1.25f64.powi((d - leave_ramp) as i32)).round() as u64;
+                for _ in 0..extra {
+                    rows.push(
+                        Event {
+                            at: at(day, work_hour(&mut rng)),
+                            actor: &a.id,
+                            action: "search",
+                            records: Some(5 + rng.poisson(10.0) as i64),
+                            customer: None,
+                            resource: "customers",
+                            fields: Some("name;email;phone"),
+                            client: "support-ui",
+                            ip: &ip,
+                            ticket: None,
+                            kind: "employee",
+                            team: team.name,
+                        },
+                        &customers,
+                    );
+                }
+                if d == leave_day {
+                    rows.push(
+                        Event {
+                            at: at(day, 16.5 - team.utc_offset as f64),
+                            actor: &a.id,
+                            action: "export",
+                            records: Some(6_000),
+                            customer: None,
+                            resource: "customers",
+                            fields: Some("name;email;phone;address"),
+                            client: "support-ui",
+                            ip: &ip,
+                            ticket: None,
+                            kind: "employee",
+                            team: team.name,
+                        },
+                        &customers,
+                    );
+                }
+            }
+            if ai == enumerated
+                && has(Scenario::Enumeration)
+                && (d == enumeration_day || d == enumeration_day + 1)
+            {
+                // A script with the agent's stolen session pages through
+                // the customer table at night, from an address never seen.
+                let first = rng.below(n_customers - 500) as u32;
+                let night = 2.0 - team.utc_offset as f64;
+                for j in 0..400u32 {
+                    let c = first + j;
+                    victims
+                        .entry("enumeration")
+                        .or_default()
+                        .insert(format!("C{c:07}"));
+                    rows.push(
+                        Event {
+                            at: at(day, night + j as f64 * 0.004),
+                            actor: &a.id,
+                            action: "view",
+                            records: None,
+                            customer: Some(c),
+                            resource: "customers",
+                            fields: Some("name;email;phone;address"),
+                            client: "support-ui",
+                            ip: "198.51.100.23",
+                            ticket: None,
                             kind: "employee",
                             team: team.name,
                         },
@@ -492,7 +694,10 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
                 for _ in 0..extra {
                     let seg = seg_index(["en-US", "en-GB", "en-AU"][rng.below(3)]);
                     let c = by_segment[seg][rng.below(by_segment[seg].len())];
-                    insider_victims.insert(format!("C{c:07}"));
+                    victims
+                        .entry("insider")
+                        .or_default()
+                        .insert(format!("C{c:07}"));
                     rows.push(
                         Event {
                             at: at(day, work_hour(&mut rng)),
@@ -537,7 +742,10 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
         for _ in 0..rng.poisson(150.0) {
             let c = rng.below(n_customers) as u32;
             if skimming {
-                vendor_victims.insert(format!("C{c:07}"));
+                victims
+                    .entry("vendor")
+                    .or_default()
+                    .insert(format!("C{c:07}"));
             }
             rows.push(
                 Event {
@@ -623,38 +831,106 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
     };
     write_frame(&mut tickets_frame, &dir.join(tickets_name), tickets_format)?;
     let last = o.start + Duration::days(days as i64 - 1);
+    let date = |d: u32| o.start + Duration::days(d as i64);
+    let mut victims_of = |label: &str| -> Vec<String> {
+        victims
+            .remove(label)
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    };
     let mut attacks = Vec::new();
-    if has(Scenario::Insider) {
-        attacks.push(Planted {
-            scenario: Scenario::Insider,
-            actor: agents[insider].id.clone(),
-            onset: o.start + Duration::days(insider_onset as i64),
-            last_day: last,
-            detectors: vec!["distinct_customers", "record_volume"],
-            victims: insider_victims.into_iter().collect(),
-        });
-    }
-    if has(Scenario::SmashAndGrab) {
-        let day = o.start + Duration::days(grab_day as i64);
-        attacks.push(Planted {
-            scenario: Scenario::SmashAndGrab,
-            actor: agents[grabber].id.clone(),
-            onset: day,
-            last_day: day,
-            detectors: vec!["bulk_export"],
-            victims: Vec::new(),
-        });
-    }
-    if has(Scenario::VendorCard) {
-        attacks.push(Planted {
-            scenario: Scenario::VendorCard,
-            actor: "vendor-chatwidget".into(),
-            onset: o.start + Duration::days(vendor_onset as i64),
-            last_day: last,
-            detectors: vec!["sensitive_share", "new_field"],
-            victims: vendor_victims.into_iter().collect(),
-        });
-    }
+    let mut plant = |scenario: Scenario,
+                     actor: &str,
+                     onset: NaiveDate,
+                     last_day: NaiveDate,
+                     detectors: Vec<&'static str>,
+                     victims: Vec<String>| {
+        if has(scenario) {
+            attacks.push(Planted {
+                scenario,
+                actor: actor.to_string(),
+                onset,
+                last_day,
+                detectors,
+                victims,
+            });
+        }
+    };
+    plant(
+        Scenario::Insider,
+        &agents[insider].id,
+        date(insider_onset),
+        last,
+        vec!["distinct_customers", "record_volume"],
+        victims_of("insider"),
+    );
+    plant(
+        Scenario::SmashAndGrab,
+        &agents[grabber].id,
+        date(grab_day),
+        date(grab_day),
+        vec!["bulk_export"],
+        Vec::new(),
+    );
+    plant(
+        Scenario::VendorCard,
+        "vendor-chatwidget",
+        date(vendor_onset),
+        last,
+        vec!["sensitive_share", "new_field"],
+        victims_of("vendor"),
+    );
+    plant(
+        Scenario::Snoop,
+        &agents[snooper].id,
+        date(snoop_onset),
+        last,
+        vec!["need_to_know"],
+        victims_of("snoop"),
+    );
+    plant(
+        Scenario::SegmentDrip,
+        &agents[segment_dripper].id,
+        date(segment_drip_onset),
+        last,
+        vec![
+            "segment_skew",
+            "slow_drip",
+            "distinct_customers",
+            "need_to_know",
+        ],
+        victims_of("segment-drip"),
+    );
+    plant(
+        Scenario::Drip,
+        &agents[dripper].id,
+        date(drip_onset),
+        last,
+        vec![
+            "slow_drip",
+            "distinct_customers",
+            "record_volume",
+            "need_to_know",
+        ],
+        victims_of("drip"),
+    );
+    plant(
+        Scenario::Enumeration,
+        &agents[enumerated].id,
+        date(enumeration_day),
+        date(enumeration_day + 1),
+        vec!["enumeration", "new_source_ip", "off_hours"],
+        victims_of("enumeration"),
+    );
+    plant(
+        Scenario::Departing,
+        &agents[leaver].id,
+        date(leave_ramp),
+        date(leave_day),
+        vec!["slow_drip", "record_volume", "bulk_export"],
+        Vec::new(),
+    );
     let truth = GroundTruth {
         seed: o.seed,
         start: o.start,
@@ -680,6 +956,7 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
             "svc-crm-sync".into(),
             "vendor-chatwidget".into(),
         ],
+        queue_moves: vec![(agents[queue_mover].id.clone(), date(queue_move_day))],
     };
     let text = serde_json::to_string_pretty(&truth).map_err(|e| Error::Write {
         path: dir.join("ground_truth.json"),

@@ -45,7 +45,7 @@ pub struct Alert {
     pub events: u64,
 }
 
-fn in_range(day: NaiveDate, settings: &Settings) -> bool {
+pub fn in_range(day: NaiveDate, settings: &Settings) -> bool {
     settings.from.is_none_or(|f| day >= f) && settings.to.is_none_or(|t| day <= t)
 }
 

@@ -6,4 +6,4 @@ pub mod alert;
 pub mod files;
 pub mod table;
 
-pub use alert::{alerts, Alert, Reason};
+pub use alert::{alerts, in_range, Alert, Reason};
