@@ -140,3 +140,54 @@ pub fn verdicts(table: &ActorDays, settings: &Settings) -> Vec<Verdict> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(detector: &str, field: Option<&str>, expires: Option<NaiveDate>) -> Allow {
+        Allow {
+            actor: "svc".into(),
+            detector: detector.into(),
+            field: field.map(String::from),
+            client: None,
+            expires,
+            reason: "release".into(),
+        }
+    }
+
+    #[test]
+    fn allow_entries_match_actor_detector_items_and_expiry() {
+        let day = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+        let finding = Finding {
+            detector: "new_field",
+            items: vec!["card_number".into(), "card_expiry".into()],
+            ..Finding::default()
+        };
+        let one = [entry("new_field", Some("CARD_NUMBER"), None)];
+        // One of two new fields approved: the other still speaks.
+        assert!(!is_allowed(&one, "svc", day, &finding));
+        let both = [
+            entry("new_field", Some("card_number"), None),
+            entry("new_field", Some("card_expiry"), None),
+        ];
+        assert!(is_allowed(&both, "svc", day, &finding));
+        assert!(!is_allowed(&both, "other", day, &finding));
+        // A whole-detector entry, until its expiry day inclusive.
+        let until = [entry("new_field", None, Some(day))];
+        assert!(is_allowed(&until, "svc", day, &finding));
+        assert!(!is_allowed(
+            &until,
+            "svc",
+            day.succ_opt().unwrap(),
+            &finding
+        ));
+        // Another detector's entry does not apply.
+        assert!(!is_allowed(
+            &[entry("off_hours", None, None)],
+            "svc",
+            day,
+            &finding
+        ));
+    }
+}

@@ -103,10 +103,31 @@ pub struct Allow {
     #[serde(default)]
     pub client: Option<String>,
     /// Last day the entry applies (inclusive); later days are judged again.
-    #[serde(default)]
+    /// A TOML date (`2025-06-30`) or a string.
+    #[serde(default, deserialize_with = "toml_day")]
     pub expires: Option<NaiveDate>,
     /// Why the change is approved (required: someone must own it).
     pub reason: String,
+}
+
+/// Reads an optional day written as a TOML date or as a `YYYY-MM-DD` string.
+fn toml_day<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<NaiveDate>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Day {
+        Toml(toml::value::Datetime),
+        Text(String),
+    }
+    let text = match Option::<Day>::deserialize(d)? {
+        None => return Ok(None),
+        Some(Day::Toml(t)) => t.to_string(),
+        Some(Day::Text(t)) => t,
+    };
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a day (YYYY-MM-DD)")))
 }
 
 impl Default for Settings {
@@ -293,6 +314,29 @@ mod tests {
         assert_eq!(s.columns["user_name"], "actor");
         assert_eq!(s.values["action"]["SELECT"], "view");
         s.validate().unwrap();
+    }
+
+    #[test]
+    fn allow_entries_take_toml_dates_and_strings() {
+        let s: Settings = toml::from_str(
+            "[[allow]]\nactor = \"svc\"\ndetector = \"new_field\"\nfield = \"card_number\"\nexpires = 2025-06-30\nreason = \"release 4.2\"\n\n[[allow]]\nactor = \"a\"\ndetector = \"off_hours\"\nexpires = \"2025-01-31\"\nreason = \"on call\"\n",
+        )
+        .unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.allow[0].expires, NaiveDate::from_ymd_opt(2025, 6, 30));
+        assert_eq!(s.allow[1].expires, NaiveDate::from_ymd_opt(2025, 1, 31));
+        let bad = toml::from_str::<Settings>(
+            "[[allow]]\nactor = \"a\"\ndetector = \"off_hours\"\nexpires = \"soon\"\nreason = \"r\"\n",
+        );
+        assert!(bad.unwrap_err().to_string().contains("not a day"));
+        let unreasoned = Settings {
+            allow: vec![Allow {
+                reason: " ".into(),
+                ..s.allow[0].clone()
+            }],
+            ..Settings::default()
+        };
+        assert!(matches!(unreasoned.validate(), Err(Error::Usage(_))));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //!   the benign population stays quiet;
 //! - `contract`: every error case of contract §1/§5 gives its message and
 //!   exit code; outputs exist as the contract says;
+//! - `quiet_insiders`: the need-to-know snoop, segment-targeted and plain
+//!   drips, enumeration and the departing employee; `[[allow]]` entries;
 //! - `causality`: adding later days never changes earlier days' alerts;
 //! - `calibration`: detector p-values on benign data are near uniform.
 
@@ -270,23 +272,289 @@ mod detection {
         assert!(flagged.iter().all(|a| medium_or_higher(a)));
     }
 
-    /// Teams of four fall back to `actor_kind` peers; a small benign
-    /// organisation still produces a quiet morning list.
+    /// Teams below `min_team_size` fall back to `actor_kind` peers; a small
+    /// benign organisation still produces a quiet morning list.
     #[test]
     fn small_teams_fall_back_to_kind_peers_and_stay_quiet() {
         let dir = tempfile::tempdir().unwrap();
+        // The generator's smallest teams have five members.
         let truth = generate(dir.path(), 24, 45, 9, "none", "csv");
-        let alerts = analyze(&dir.path().join("logs"), &dir.path().join("out"), &[]);
+        let small = dir.path().join("small.toml");
+        std::fs::write(&small, "min_team_size = 6\n").unwrap();
+        let small = small.to_str().unwrap();
+        let logs = dir.path().join("logs");
+        let alerts = analyze(&logs, &dir.path().join("out"), &["--config", small]);
         let start = truth["start"].as_str().unwrap();
         let late_serious: Vec<&Value> = alerts
             .iter()
             .filter(|a| medium_or_higher(a) && day_offset(start, a["day"].as_str().unwrap()) >= 28)
             .collect();
         assert!(late_serious.len() <= 1, "{late_serious:#?}");
-        assert!(alerts
+        // Every employee-day, flagged or not, was judged against kind peers.
+        let all = dir.path().join("all.toml");
+        std::fs::write(&all, "min_team_size = 6\nalert_q = 1.0\n").unwrap();
+        let every = analyze(
+            &logs,
+            &dir.path().join("all"),
+            &["--config", all.to_str().unwrap()],
+        );
+        let employees: Vec<&Value> = every
             .iter()
             .filter(|a| a["actor_kind"] == "employee")
-            .all(|a| a["peer_group"] != "team:consumer-en"));
+            .collect();
+        assert!(employees.len() > 500);
+        assert!(employees.iter().all(|a| a["peer_group"] == "kind:employee"));
+    }
+}
+
+mod quiet_insiders {
+    use super::*;
+
+    const ALL: &str = "vendor-card,snoop,segment-drip,drip,enumeration,departing,queue-move";
+
+    fn attack<'a>(truth: &'a Value, scenario: &str) -> &'a Value {
+        truth["attacks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["scenario"] == scenario)
+            .unwrap_or_else(|| panic!("{scenario} planted"))
+    }
+
+    /// The attack's alerts from its onset to its last day.
+    fn during<'a>(alerts: &'a [Value], attack: &Value) -> Vec<&'a Value> {
+        let (onset, last) = (
+            attack["onset"].as_str().unwrap(),
+            attack["last_day"].as_str().unwrap(),
+        );
+        alerts
+            .iter()
+            .filter(|a| a["actor"] == attack["actor"])
+            .filter(|a| (onset..=last).contains(&a["day"].as_str().unwrap()))
+            .collect()
+    }
+
+    fn reasons(alert: &Value) -> Vec<&str> {
+        alert["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["detector"].as_str().unwrap())
+            .collect()
+    }
+
+    /// Days from the attack's onset to its first alert (panics if never).
+    fn delay(alerts: &[&Value], attack: &Value) -> i64 {
+        let first = alerts
+            .first()
+            .unwrap_or_else(|| panic!("{} never flagged", attack["scenario"]));
+        day_offset(
+            attack["onset"].as_str().unwrap(),
+            first["day"].as_str().unwrap(),
+        )
+    }
+
+    /// Days the actor was active (had an actor-day) from `from` on, to the
+    /// attack's last day: read from a run that flags everything.
+    fn active_days(all: &[Value], actor: &str, from: &str, last: &str) -> usize {
+        all.iter()
+            .filter(|a| a["actor"] == actor)
+            .filter(|a| (from..=last).contains(&a["day"].as_str().unwrap()))
+            .count()
+    }
+
+    fn check(seed: u64, employees: usize) {
+        let dir = tempfile::tempdir().unwrap();
+        let truth = generate(dir.path(), employees, 50, seed, ALL, "parquet");
+        let logs = dir.path().join("logs");
+        let tickets = dir.path().join("tickets.csv");
+        let tickets = tickets.to_str().unwrap();
+        let alerts = analyze(&logs, &dir.path().join("out"), &["--tickets", tickets]);
+        let flag_all = dir.path().join("all.toml");
+        std::fs::write(&flag_all, "alert_q = 1.0\n").unwrap();
+        let all = analyze(
+            &logs,
+            &dir.path().join("all"),
+            &["--tickets", tickets, "--config", flag_all.to_str().unwrap()],
+        );
+
+        // A handful of unassigned customers a day among normal work:
+        // flagged within 7 days, by need-to-know.
+        let snoop = attack(&truth, "snoop");
+        let mine = during(&alerts, snoop);
+        assert!(delay(&mine, snoop) <= 7, "seed {seed}: snoop late");
+        assert!(reasons(mine[0]).contains(&"need_to_know"), "{}", mine[0]);
+
+        // Drips that double the daily customers: flagged within 3 days and
+        // on at least 90% of the active days after that, with the onset of
+        // the run within 2 working days.
+        for scenario in ["segment-drip", "drip"] {
+            let drip = attack(&truth, scenario);
+            let mine = during(&alerts, drip);
+            assert!(delay(&mine, drip) <= 3, "seed {seed}: {scenario} late");
+            let first = mine[0]["day"].as_str().unwrap();
+            let active = active_days(
+                &all,
+                drip["actor"].as_str().unwrap(),
+                first,
+                drip["last_day"].as_str().unwrap(),
+            );
+            assert!(
+                mine.len() as f64 >= 0.9 * active as f64,
+                "seed {seed}: {scenario} flagged on {} of {active} days",
+                mine.len()
+            );
+            let onset_gap = day_offset(
+                mine[0]["first_anomalous_day"].as_str().unwrap(),
+                drip["onset"].as_str().unwrap(),
+            );
+            assert!(
+                (-2..=3).contains(&onset_gap),
+                "seed {seed}: {scenario} onset off by {onset_gap}"
+            );
+        }
+        let skewed = during(&alerts, attack(&truth, "segment-drip"));
+        let skew = skewed[0]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["detector"] == "segment_skew")
+            .unwrap_or_else(|| panic!("segment skew named: {}", skewed[0]));
+        assert!(skew["detail"].as_str().unwrap().contains("en-"), "{skew}");
+
+        // The script walking ids at night: both nights, by enumeration.
+        let walk = attack(&truth, "enumeration");
+        let mine = during(&alerts, walk);
+        assert_eq!(mine.len(), 2, "seed {seed}: enumeration on both nights");
+        assert!(mine.iter().all(|a| reasons(a).contains(&"enumeration")));
+        assert_eq!(mine[0]["first_anomalous_day"], walk["onset"]);
+
+        // The leaver: flagged before the last day, the export on it.
+        let leaver = attack(&truth, "departing");
+        let mine = during(&alerts, leaver);
+        let last = leaver["last_day"].as_str().unwrap();
+        assert!(
+            mine.iter().any(|a| a["day"].as_str().unwrap() < last),
+            "seed {seed}: rising searches unseen"
+        );
+        let last_alert = mine
+            .iter()
+            .find(|a| a["day"] == last)
+            .expect("last day flagged");
+        assert!(reasons(last_alert).contains(&"bulk_export"), "{last_alert}");
+
+        // The vendor reading card fields: day one and every day after, with
+        // the onset.
+        let vendor = attack(&truth, "vendor-card");
+        let mine = during(&alerts, vendor);
+        let days = day_offset(
+            vendor["onset"].as_str().unwrap(),
+            vendor["last_day"].as_str().unwrap(),
+        ) + 1;
+        assert_eq!(mine.len() as i64, days, "seed {seed}: vendor every day");
+        assert!(mine
+            .iter()
+            .all(|a| a["first_anomalous_day"] == vendor["onset"]));
+
+        // An agent moved to another queue brings the tickets that explain it.
+        let moved = truth["queue_moves"][0][0].as_str().unwrap();
+        assert!(
+            !alerts
+                .iter()
+                .any(|a| a["actor"] == moved && medium_or_higher(a)),
+            "seed {seed}: the queue move alerted"
+        );
+    }
+
+    #[test]
+    fn quiet_insiders_are_caught_with_tickets_seed_3() {
+        check(3, 60);
+    }
+
+    #[test]
+    fn quiet_insiders_are_caught_with_tickets_seed_4_larger_org() {
+        check(4, 120);
+    }
+
+    /// Without tickets a queue move looks like segment skew, and stays
+    /// flagged; an `[[allow]]` entry silences exactly that, the run counts
+    /// what it suppressed, and an expired entry is warned about and
+    /// suppresses nothing.
+    #[test]
+    fn allow_entries_silence_approved_changes_until_they_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let truth = generate(dir.path(), 60, 45, 5, "vendor-card,queue-move", "parquet");
+        let logs = dir.path().join("logs");
+        let moved = truth["queue_moves"][0][0].as_str().unwrap();
+        let before = analyze(&logs, &dir.path().join("before"), &[]);
+        assert!(
+            before
+                .iter()
+                .any(|a| a["actor"] == moved && reasons(a).contains(&"segment_skew")),
+            "without tickets the queue move shows as segment skew"
+        );
+        let vendor = attack(&truth, "vendor-card");
+        let config = dir.path().join("allow.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[[allow]]\nactor = \"{moved}\"\ndetector = \"segment_skew\"\nreason = \"moved to the fr-FR queue\"\n\n\
+                 [[allow]]\nactor = \"vendor-chatwidget\"\ndetector = \"new_field\"\nfield = \"card_number\"\nexpires = 2024-01-02\nreason = \"old release\"\n"
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join("after");
+        let o = leakwatch(&[
+            "analyze",
+            logs.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("expired on 2024-01-02"),
+            "expired entry warned: {}",
+            stderr(&o)
+        );
+        let after = read_alerts(&out);
+        assert!(
+            !after
+                .iter()
+                .any(|a| a["actor"] == moved && reasons(a).contains(&"segment_skew")),
+            "the allowed change is silent"
+        );
+        // The expired entry suppresses nothing: the vendor is still caught
+        // on day one with its new card fields.
+        let mine = during(&after, vendor);
+        assert_eq!(mine[0]["day"], vendor["onset"]);
+        let run: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+        assert!(run["counts"]["suppressed_reasons"].as_u64().unwrap() > 0);
+        assert!(run["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("vendor-chatwidget"));
+        // Unknown detectors in an entry are usage errors.
+        std::fs::write(
+            &config,
+            "[[allow]]\nactor = \"x\"\ndetector = \"volume\"\nreason = \"r\"\n",
+        )
+        .unwrap();
+        let o = leakwatch(&[
+            "check",
+            logs.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("unknown detector `volume`"),
+            "{}",
+            stderr(&o)
+        );
     }
 }
 
@@ -694,13 +962,33 @@ mod calibration {
             let settings = Settings::default();
             let ingested = pipeline::ingest(
                 &[dir.path().join("logs").to_str().unwrap().to_string()],
-                &[],
+                &[dir.path().join("tickets.csv").to_str().unwrap().to_string()],
                 &settings,
             )
             .unwrap();
             let table = features::table::actor_days(&ingested.tables).unwrap();
             let verdicts = leakwatch::scoring::verdicts(&table, &settings);
             let start = table.rows[0].day;
+            // The combined p-value too: established benign days.
+            let combined: Vec<f64> = verdicts
+                .iter()
+                .filter(|v| (table.rows[v.row].day - start).num_days() >= 28)
+                .map(|v| v.p_value)
+                .collect();
+            for alpha in [0.01, 0.001] {
+                let rate =
+                    combined.iter().filter(|&&p| p <= alpha).count() as f64 / combined.len() as f64;
+                eprintln!(
+                    "seed {seed}: combined p <= {alpha} on {:.3}% of {} actor-days",
+                    100.0 * rate,
+                    combined.len()
+                );
+                assert!(
+                    rate <= 3.0 * alpha,
+                    "seed {seed}: combined p <= {alpha} on {:.2}% of benign actor-days",
+                    100.0 * rate
+                );
+            }
             for d in registry() {
                 let (mut judged, mut hits) = (0usize, 0usize);
                 for v in &verdicts {

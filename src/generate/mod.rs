@@ -37,6 +37,8 @@ pub enum Scenario {
     Enumeration,
     /// A departing employee: searches rising over two weeks, an export on the last day.
     Departing,
+    /// Benign: an agent moved to a single-segment queue of their team (their tickets explain it).
+    QueueMove,
     /// No attack.
     None,
 }
@@ -444,7 +446,7 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
                 a.ip.clone()
             };
             let n = rng.poisson(a.rate * scale);
-            let moved = ai == queue_mover && d >= queue_move_day;
+            let moved = ai == queue_mover && has(Scenario::QueueMove) && d >= queue_move_day;
             for k in 0..n {
                 let segments = if moved { &["fr-FR"][..] } else { team.segments };
                 let seg = seg_index(segments[rng.below(segments.len())]);
@@ -956,7 +958,11 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
             "svc-crm-sync".into(),
             "vendor-chatwidget".into(),
         ],
-        queue_moves: vec![(agents[queue_mover].id.clone(), date(queue_move_day))],
+        queue_moves: if has(Scenario::QueueMove) {
+            vec![(agents[queue_mover].id.clone(), date(queue_move_day))]
+        } else {
+            Vec::new()
+        },
     };
     let text = serde_json::to_string_pretty(&truth).map_err(|e| Error::Write {
         path: dir.join("ground_truth.json"),
