@@ -310,7 +310,8 @@ mod detection {
 mod quiet_insiders {
     use super::*;
 
-    const ALL: &str = "vendor-card,snoop,segment-drip,drip,enumeration,departing,queue-move";
+    const ALL: &str =
+        "vendor-card,service-drift,snoop,segment-drip,drip,enumeration,departing,queue-move";
 
     fn attack<'a>(truth: &'a Value, scenario: &str) -> &'a Value {
         truth["attacks"]
@@ -443,18 +444,32 @@ mod quiet_insiders {
             .expect("last day flagged");
         assert!(reasons(last_alert).contains(&"bulk_export"), "{last_alert}");
 
-        // The vendor reading card fields: day one and every day after, with
-        // the onset.
-        let vendor = attack(&truth, "vendor-card");
-        let mine = during(&alerts, vendor);
-        let days = day_offset(
-            vendor["onset"].as_str().unwrap(),
-            vendor["last_day"].as_str().unwrap(),
-        ) + 1;
-        assert_eq!(mine.len() as i64, days, "seed {seed}: vendor every day");
-        assert!(mine
-            .iter()
-            .all(|a| a["first_anomalous_day"] == vendor["onset"]));
+        // The vendor reading card fields and the service key used from a
+        // new address at a new hour: day one and every day after, with the
+        // onset, by the detectors planted for.
+        for scenario in ["vendor-card", "service-drift"] {
+            let drift = attack(&truth, scenario);
+            let mine = during(&alerts, drift);
+            let days = day_offset(
+                drift["onset"].as_str().unwrap(),
+                drift["last_day"].as_str().unwrap(),
+            ) + 1;
+            assert_eq!(mine.len() as i64, days, "seed {seed}: {scenario} every day");
+            assert!(mine
+                .iter()
+                .all(|a| a["first_anomalous_day"] == drift["onset"]));
+            let expected: Vec<&str> = drift["detectors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_str().unwrap())
+                .collect();
+            assert!(
+                mine.iter()
+                    .all(|a| reasons(a).iter().any(|r| expected.contains(r))),
+                "seed {seed}: {scenario} reasons"
+            );
+        }
 
         // An agent moved to another queue brings the tickets that explain it.
         let moved = truth["queue_moves"][0][0].as_str().unwrap();

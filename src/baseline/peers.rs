@@ -302,7 +302,10 @@ impl PeerStats {
         self.first(actor, |s| s.hours)
     }
 
-    /// How many other members of the actor's group have used an item, of how many.
+    /// How many other members of the actor's group have used an item, of how
+    /// many. A group with fewer than `peer_min_members` others (a lone
+    /// vendor, two batch services) says nothing about rarity: the next
+    /// group in the chain (kind, then everyone) is asked instead.
     pub fn item_users(
         &self,
         engine: &Baselines,
@@ -310,13 +313,23 @@ impl PeerStats {
         kind: ItemKind,
         value: &str,
     ) -> (usize, usize) {
-        let g = self.group_of(actor);
-        let members = self.members.get(&g).map(Vec::as_slice).unwrap_or(&[]);
-        let others = members.iter().filter(|&&m| m != actor);
-        let peers = others.clone().count();
-        let users = others
-            .filter(|&&m| engine.actors[m].seen[kind.index()].contains(value))
-            .count();
-        (users, peers)
+        let mut g = self.group_of(actor);
+        loop {
+            let members = self.members.get(&g).map(Vec::as_slice).unwrap_or(&[]);
+            let others = members.iter().filter(|&&m| m != actor);
+            let peers = others.clone().count();
+            let next = match self.fallback.get(&g) {
+                Some(next) => Some(next.clone()),
+                None if g != "all" => Some("all".to_string()),
+                None => None,
+            };
+            if peers >= engine.settings.peer_min_members || next.is_none() {
+                let users = others
+                    .filter(|&&m| engine.actors[m].seen[kind.index()].contains(value))
+                    .count();
+                return (users, peers);
+            }
+            g = next.unwrap_or_default();
+        }
     }
 }

@@ -37,6 +37,8 @@ pub enum Scenario {
     Enumeration,
     /// A departing employee: searches rising over two weeks, an export on the last day.
     Departing,
+    /// A batch service's key used from a new address and client, at a new hour.
+    ServiceDrift,
     /// Benign: an agent moved to a single-segment queue of their team (their tickets explain it).
     QueueMove,
     /// No attack.
@@ -400,6 +402,7 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
     }
     let leave_ramp = leave_day.saturating_sub(14);
     let queue_move_day = weekday_on_or_after(days / 3);
+    let service_drift_onset = days * 13 / 20;
     // Attackers are at work on their attack days.
     for a in [
         insider,
@@ -789,19 +792,30 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
             },
             &customers,
         );
+        let drifted = has(Scenario::ServiceDrift) && d >= service_drift_onset;
         for _ in 0..rng.poisson(60.0) {
             let c = rng.below(n_customers) as u32;
+            if drifted {
+                victims
+                    .entry("service")
+                    .or_default()
+                    .insert(format!("C{c:07}"));
+            }
             rows.push(
                 Event {
-                    at: at(day, 3.0 + rng.f64()),
+                    at: at(day, if drifted { 13.0 } else { 3.0 } + rng.f64()),
                     actor: "svc-crm-sync",
                     action: "update",
                     records: None,
                     customer: Some(c),
                     resource: "customers",
                     fields: Some("email"),
-                    client: "api",
-                    ip: "10.99.0.6",
+                    client: if drifted { "curl" } else { "api" },
+                    ip: if drifted {
+                        "198.51.100.77"
+                    } else {
+                        "10.99.0.6"
+                    },
                     ticket: None,
                     kind: "service",
                     team: "batch",
@@ -924,6 +938,14 @@ pub fn write(dir: &Path, o: &GenerateOptions) -> Result<GroundTruth> {
         date(enumeration_day + 1),
         vec!["enumeration", "new_source_ip", "off_hours"],
         victims_of("enumeration"),
+    );
+    plant(
+        Scenario::ServiceDrift,
+        "svc-crm-sync",
+        date(service_drift_onset),
+        last,
+        vec!["new_source_ip", "new_client", "off_hours"],
+        victims_of("service"),
     );
     plant(
         Scenario::Departing,
