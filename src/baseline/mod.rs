@@ -323,7 +323,7 @@ impl<'r> Baselines<'r> {
         let mut counts = [None, None];
         for (k, count) in Count::ALL.iter().enumerate() {
             let peer = peers.count(row.actor, k);
-            let shift = peer.map(|p| p.weekend_shift).unwrap_or(0.0);
+            let shift = weekend_shift(&history, *count, row.is_human(), peer);
             let values: Vec<f64> = history
                 .iter()
                 .map(|r| count.of(r).ln_1p() - if is_weekend(r.day) { shift } else { 0.0 })
@@ -651,6 +651,38 @@ impl DripStream {
     }
 }
 
+/// Pseudo-days of weekend history the peers' weekend shift is worth.
+const WEEKEND_PRIOR_DAYS: f64 = 4.0;
+
+/// The weekend minus weekday level of a log-count for this actor. People
+/// work less at weekends in a way their peers show best (a window holds
+/// few weekend days), so the peers' shift is the prior and the actor's own
+/// weekend days refine it. Services and vendors run on their own clock: only
+/// their own history speaks (no shift without it).
+fn weekend_shift(history: &[&ActorDay], count: Count, human: bool, peer: Option<PeerCount>) -> f64 {
+    let (mut we, mut wd) = (Vec::new(), Vec::new());
+    for r in history {
+        let v = count.of(r).ln_1p();
+        if is_weekend(r.day) {
+            we.push(v);
+        } else {
+            wd.push(v);
+        }
+    }
+    let own = (we.len() >= 2 && wd.len() >= 2).then(|| {
+        we.iter().sum::<f64>() / we.len() as f64 - wd.iter().sum::<f64>() / wd.len() as f64
+    });
+    let prior = peer.map(|p| p.weekend_shift).unwrap_or(0.0);
+    match (human, own) {
+        (true, Some(own)) => {
+            let n = we.len() as f64;
+            (n * own + WEEKEND_PRIOR_DAYS * prior) / (n + WEEKEND_PRIOR_DAYS)
+        }
+        (true, None) => prior,
+        (false, own) => own.unwrap_or(0.0),
+    }
+}
+
 /// Today's slow-drip accumulators, per [`DripStream`]: the accumulator
 /// after today (unchanged for a stream with nothing to judge today).
 /// `None` before the actor is established.
@@ -668,6 +700,32 @@ pub fn drip_today(row: &ActorDay, baseline: &Baseline) -> Option<[Cusum; DRIP_ST
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn services_keep_their_own_weekends_and_people_lean_on_peers() {
+        // Two weeks of a steady 150 a day, weekends included.
+        let rows: Vec<ActorDay> = (0..14)
+            .map(|i| ActorDay {
+                day: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Duration::days(i),
+                distinct_customers: 150.0,
+                ..ActorDay::default()
+            })
+            .collect();
+        let history: Vec<&ActorDay> = rows.iter().collect();
+        let peer = PeerCount {
+            mu: 3.0,
+            tau: 0.5,
+            sigma: 0.3,
+            weekend_shift: -0.8,
+        };
+        let service = weekend_shift(&history, Count::Customers, false, Some(peer));
+        assert!(service.abs() < 1e-12, "{service}");
+        // A person with four weekend days as busy as weekdays: halfway.
+        let person = weekend_shift(&history, Count::Customers, true, Some(peer));
+        assert!((person + 0.4).abs() < 1e-9, "{person}");
+        assert_eq!(weekend_shift(&[], Count::Customers, true, Some(peer)), -0.8);
+        assert_eq!(weekend_shift(&[], Count::Customers, false, Some(peer)), 0.0);
+    }
 
     #[test]
     fn leave_one_out_median_matches_brute_force() {

@@ -3,7 +3,8 @@
 //! any one day, accumulated over the actor's active days by a one-sided
 //! CUSUM per stream (see [`crate::baseline::drip`]). The p-value is the
 //! stationary tail of the largest accumulated sum, times the three streams
-//! (Bonferroni); the onset is the first day of its run.
+//! (Bonferroni); once the sum is over the alarm threshold, the onset is the
+//! first day of its run.
 
 use super::{num, Detector, Finding};
 use crate::baseline::{drip_today, Baseline, DripStream, DRIP_STREAMS};
@@ -43,7 +44,12 @@ impl Detector for SlowDrip {
             observed,
             expected,
             detail,
-            onset: state.since.filter(|d| *d < today.day),
+            // The run's first day speaks for when it began only once the
+            // alarm is on: before that it may be a day of ordinary noise
+            // ahead of a discrete change that other reasons date exactly.
+            onset: state
+                .since
+                .filter(|d| *d < today.day && state.sum >= rule.threshold),
             ..Finding::default()
         })
     }
@@ -68,8 +74,11 @@ mod tests {
             b.drip.before = Some(state);
             let f = SlowDrip.evaluate(&d, &b).unwrap();
             ps.push(f.p_value);
-            if i > 0 {
+            // The run's first day is named once the alarm is on.
+            if i >= 2 {
                 assert_eq!(f.onset, Some(day().day), "{f:?}");
+            } else {
+                assert_eq!(f.onset, None, "{f:?}");
             }
             state = drip_today(&d, &b).unwrap();
         }
