@@ -599,6 +599,60 @@ mod contract {
     }
 
     #[test]
+    fn bad_ticket_rows_are_named_and_can_be_quarantined() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = write(
+            dir.path(),
+            "a.csv",
+            "ts,actor,action,customer_id\n2024-01-01 10:00:00,a,view,c1\n",
+        );
+        let tickets = write(
+            dir.path(),
+            "t.csv",
+            "ticket_id,customer_id,assignee,opened_at,closed_at\n\
+             T1,c1,a,2024-01-01 09:00:00,\n\
+             T2,c2,,2024-01-01 09:00:00,\n\
+             T3,c3,a,yesterday,\n\
+             T4,c4,a,2024-01-01 09:00:00,2024-13-01 09:00:00\n",
+        );
+        let out = dir.path().join("o");
+        let args = |extra: &[&str]| {
+            let mut v = vec![
+                "analyze".to_string(),
+                logs.to_str().unwrap().to_string(),
+                "--tickets".to_string(),
+                tickets.to_str().unwrap().to_string(),
+                "--out".to_string(),
+                out.to_str().unwrap().to_string(),
+            ];
+            v.extend(extra.iter().map(|s| s.to_string()));
+            v
+        };
+        let run = |a: Vec<String>| leakwatch(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        let o = run(args(&[]));
+        assert_eq!(o.status.code(), Some(1));
+        let e = stderr(&o);
+        assert!(e.contains("3 row(s)"), "{e}");
+        assert!(e.contains("t.csv:3: column `assignee`"), "{e}");
+        assert!(
+            e.contains("t.csv:4: column `opened_at`: value `yesterday`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("t.csv:5: column `closed_at`: value `2024-13-01 09:00:00`"),
+            "{e}"
+        );
+        let q = dir.path().join("q.jsonl");
+        let o = run(args(&["--quarantine", q.to_str().unwrap()]));
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(std::fs::read_to_string(&q).unwrap().lines().count(), 3);
+        let run_json: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+        assert_eq!(run_json["counts"]["ticket_rows"], 4);
+        assert_eq!(run_json["counts"]["rejected"], 3);
+    }
+
+    #[test]
     fn bad_values_name_file_line_column_value_and_reason() {
         let dir = tempfile::tempdir().unwrap();
         let f = write(

@@ -27,6 +27,10 @@ fn required_text(name: &str) -> (Expr, Expr) {
     (value, reason)
 }
 
+fn id_name() -> String {
+    format!("__{TICKET_ID}")
+}
+
 /// Reads and validates every ticket file.
 pub fn read_tickets(files: &[InputFile], settings: &Settings) -> Result<Tickets> {
     let mut frames = Vec::new();
@@ -44,8 +48,10 @@ pub fn read_tickets(files: &[InputFile], settings: &Settings) -> Result<Tickets>
             .filter(|c| c.as_str() != SOURCE_LINE)
             .map(|c| c.to_string())
             .collect();
-        let (opened, opened_bad) = validate::parse_timestamp_text(OPENED_AT);
-        let (closed, closed_bad_raw) = validate::parse_timestamp_text(CLOSED_AT);
+        let (opened, opened_bad) =
+            validate::parse_timestamp_parts(OPENED_AT, col("__opened_parts"));
+        let (closed, closed_bad_raw) =
+            validate::parse_timestamp_parts(CLOSED_AT, col("__closed_parts"));
         let closed_bad = when(col(CLOSED_AT).is_null())
             .then(lit(NULL).cast(DataType::String))
             .otherwise(closed_bad_raw);
@@ -53,18 +59,40 @@ pub fn read_tickets(files: &[InputFile], settings: &Settings) -> Result<Tickets>
         let (customer, customer_bad) = required_text(CUSTOMER_ID);
         let (assignee, assignee_bad) = required_text(ASSIGNEE);
         let bad = |c: &str| format!("{}{c}", validate::BAD_PREFIX);
+        // Values and a bad flag for every row; reasons for the bad rows only.
+        let any_bad = col(&id_name())
+            .is_null()
+            .or(col(format!("__{CUSTOMER_ID}")).is_null())
+            .or(col(format!("__{ASSIGNEE}")).is_null())
+            .or(col(format!("__{OPENED_AT}")).is_null())
+            .or(col(CLOSED_AT)
+                .is_not_null()
+                .and(col(format!("__{CLOSED_AT}")).is_null()));
         let checked = frame
             .lazy()
             .with_columns([
                 col(OPENED_AT).cast(DataType::String),
                 col(CLOSED_AT).cast(DataType::String),
             ])
+            // One regex pass per timestamp column.
             .with_columns([
-                id.alias(format!("__{TICKET_ID}")),
+                validate::timestamp_parts_of(OPENED_AT).alias("__opened_parts"),
+                validate::timestamp_parts_of(CLOSED_AT).alias("__closed_parts"),
+            ])
+            .with_columns([
+                id.alias(id_name()),
                 customer.alias(format!("__{CUSTOMER_ID}")),
                 assignee.alias(format!("__{ASSIGNEE}")),
                 opened.alias(format!("__{OPENED_AT}")),
                 closed.alias(format!("__{CLOSED_AT}")),
+            ])
+            .with_column(any_bad.alias("__bad"))
+            .collect()?;
+        let bad_rows = checked
+            .clone()
+            .lazy()
+            .filter(col("__bad"))
+            .with_columns([
                 id_bad.alias(bad(TICKET_ID)),
                 customer_bad.alias(bad(CUSTOMER_ID)),
                 assignee_bad.alias(bad(ASSIGNEE)),
@@ -72,14 +100,10 @@ pub fn read_tickets(files: &[InputFile], settings: &Settings) -> Result<Tickets>
                 closed_bad.alias(bad(CLOSED_AT)),
             ])
             .collect()?;
-        let mut any_bad = lit(false);
-        for c in TICKET_COLUMNS {
-            any_bad = any_bad.or(col(bad(c)).is_not_null());
-        }
-        let bad_rows = checked.clone().lazy().filter(any_bad.clone()).collect()?;
         rejected.extend(rejections(&bad_rows, file, &TICKET_COLUMNS, &row_columns)?);
+        let checked = checked.lazy().filter(col("__bad").not());
         frames.push(
-            checked.lazy().filter(any_bad.not()).select(
+            checked.select(
                 TICKET_COLUMNS
                     .iter()
                     .map(|c| col(format!("__{c}")).alias(*c))

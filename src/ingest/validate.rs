@@ -89,8 +89,19 @@ fn timestamp_from_parts(parts: Expr) -> Expr {
 /// Parses a text timestamp of the contract into UTC nanoseconds in one
 /// expression. Returns (parsed, reason-if-bad).
 pub fn parse_timestamp_text(name: &str) -> (Expr, Expr) {
+    parse_timestamp_parts(name, timestamp_parts(name))
+}
+
+/// The parts of a text timestamp column as an expression, to be computed
+/// once into a column and passed to [`parse_timestamp_parts`] (without
+/// common-subexpression elimination, a regex used twice runs twice).
+pub fn timestamp_parts_of(name: &str) -> Expr {
+    timestamp_parts(name)
+}
+
+/// [`parse_timestamp_text`] from its parts, computed beforehand.
+pub fn parse_timestamp_parts(name: &str, parts: Expr) -> (Expr, Expr) {
     let raw = text(name);
-    let parts = timestamp_parts(name);
     let parsed = timestamp_from_parts(parts.clone());
     let reason = when(raw.clone().is_null())
         .then(lit("missing timestamp"))
