@@ -60,7 +60,7 @@ pub fn read_tickets(files: &[InputFile], settings: &Settings) -> Result<Tickets>
         let (assignee, assignee_bad) = required_text(ASSIGNEE);
         let bad = |c: &str| format!("{}{c}", validate::BAD_PREFIX);
         // Values and a bad flag for every row; reasons for the bad rows only.
-        let any_bad = col(&id_name())
+        let any_bad = col(id_name())
             .is_null()
             .or(col(format!("__{CUSTOMER_ID}")).is_null())
             .or(col(format!("__{ASSIGNEE}")).is_null())
