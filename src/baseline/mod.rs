@@ -23,7 +23,7 @@ use chrono::{Datelike, NaiveDate, Weekday};
 pub use drip::{Cusum, DripRule};
 pub use models::{CountModel, PeerCount, ShareModel};
 
-use crate::features::{ActorDay, ItemKind};
+use crate::features::{ActorDay, ItemKind, Segment, Segments};
 use crate::settings::Settings;
 use crate::stats::median;
 
@@ -93,9 +93,9 @@ impl Share {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegmentMix {
     /// Judged customers per segment on each personal day of the history.
-    pub days: Vec<Vec<(String, f64)>>,
+    pub days: Vec<Segments>,
     /// The peer group's pooled share of each segment.
-    pub peer: Vec<(String, f64)>,
+    pub peer: Vec<(Segment, f64)>,
     /// Prior strength of the peer shares, in customers.
     pub prior_events: f64,
 }

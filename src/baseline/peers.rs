@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::{add_hours, is_weekend, Baselines, Count, PeerCount, Share, SHARES};
-use crate::features::ItemKind;
+use crate::features::{ItemKind, Segment};
 use crate::settings::Settings;
 use crate::stats::{mad, median, robust_mean_var};
 
@@ -25,7 +25,7 @@ struct GroupStats {
     share_phi: [Option<f64>; SHARES],
     hours: Option<[f64; 24]>,
     /// Pooled share of each customer segment among judged customers.
-    segments: Option<Vec<(String, f64)>>,
+    segments: Option<Vec<(Segment, f64)>>,
 }
 
 /// One member's learned window, summarised once per day and shared by every
@@ -44,7 +44,7 @@ struct MemberSummary {
     share_phi: [Option<f64>; SHARES],
     hours: [f64; 24],
     /// Judged customers per segment over the window.
-    segments: HashMap<String, f64>,
+    segments: HashMap<Segment, f64>,
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -91,10 +91,10 @@ fn summary(engine: &Baselines, actor: usize, day: NaiveDate) -> MemberSummary {
         (m, v.max(floor * floor).sqrt())
     });
     let mut hours = [0.0; 24];
-    let mut segments: HashMap<String, f64> = HashMap::new();
+    let mut segments: HashMap<Segment, f64> = HashMap::new();
     for r in &window {
         add_hours(&mut hours, &r.hours);
-        for (name, n) in &r.segments {
+        for (name, n) in r.segments.iter() {
             *segments.entry(name.clone()).or_default() += n;
         }
     }
@@ -161,12 +161,12 @@ fn group_stats(
         out.export_rate = Some(export_days / active_days);
     }
     let mut hours = [0.0; 24];
-    let mut segments: HashMap<&str, f64> = HashMap::new();
+    let mut segments: HashMap<&Segment, f64> = HashMap::new();
     for a in members {
         let m = of(a);
         add_hours(&mut hours, &m.hours);
         for (name, n) in &m.segments {
-            *segments.entry(name.as_str()).or_default() += n;
+            *segments.entry(name).or_default() += n;
         }
     }
     for share in Share::ALL {
@@ -184,9 +184,9 @@ fn group_stats(
     }
     let judged: f64 = segments.values().sum();
     if judged > 0.0 {
-        let mut shares: Vec<(String, f64)> = segments
+        let mut shares: Vec<(Segment, f64)> = segments
             .into_iter()
-            .map(|(name, n)| (name.to_string(), n / judged))
+            .map(|(name, n)| (name.clone(), n / judged))
             .collect();
         shares.sort_by(|a, b| a.0.cmp(&b.0));
         out.segments = Some(shares);
@@ -295,7 +295,7 @@ impl PeerStats {
     pub fn share_phi(&self, actor: usize, share: Share) -> Option<f64> {
         self.first(actor, |s| s.share_phi[share.index()])
     }
-    pub fn segments(&self, actor: usize) -> Option<Vec<(String, f64)>> {
+    pub fn segments(&self, actor: usize) -> Option<Vec<(Segment, f64)>> {
         self.first(actor, |s| s.segments.clone())
     }
     pub fn hour_profile(&self, actor: usize) -> Option<[f64; 24]> {

@@ -15,17 +15,17 @@
 use super::{percent, Detector, Finding};
 use crate::baseline::models::share_concentration;
 use crate::baseline::{Baseline, SegmentMix, ShareModel};
-use crate::features::ActorDay;
+use crate::features::{ActorDay, Segment, Segments};
 
 pub struct SegmentSkew;
 
 /// The usual share of each segment: the actor's pooled days, with the
 /// peers' shares worth `prior_events` customers.
-fn usual_shares(mix: &SegmentMix, names: &[String]) -> Vec<f64> {
+fn usual_shares(mix: &SegmentMix, names: &[Segment]) -> Vec<f64> {
     let mut personal = vec![0.0; names.len()];
     let mut total = 0.0;
     for day in &mix.days {
-        for (name, n) in day {
+        for (name, n) in day.iter() {
             if let Some(i) = names.iter().position(|x| x == name) {
                 personal[i] += n;
             }
@@ -64,7 +64,7 @@ impl Detector for SegmentSkew {
         if n <= 0.0 {
             return None;
         }
-        let names: Vec<String> = today.segments.iter().map(|s| s.0.clone()).collect();
+        let names: Vec<Segment> = today.segments.iter().map(|s| s.0.clone()).collect();
         let usual = usual_shares(mix, &names);
         // Segments over-represented today, most over-represented first.
         let mut over: Vec<usize> = (0..names.len())
@@ -82,7 +82,7 @@ impl Detector for SegmentSkew {
         let mut best: Option<(f64, usize, f64, f64)> = None;
         for end in 1..=over.len() {
             let set = &over[..end];
-            let in_set = |day: &Vec<(String, f64)>| -> (f64, f64) {
+            let in_set = |day: &Segments| -> (f64, f64) {
                 let k = day
                     .iter()
                     .filter(|(name, _)| set.iter().any(|&i| &names[i] == name))
@@ -114,7 +114,7 @@ impl Detector for SegmentSkew {
                 ..Finding::default()
             });
         };
-        let set: Vec<String> = over[..end].iter().map(|&i| names[i].clone()).collect();
+        let set: Vec<String> = over[..end].iter().map(|&i| names[i].to_string()).collect();
         Some(Finding {
             detector: self.name(),
             p_value: (p * over.len() as f64).min(1.0),
@@ -140,12 +140,13 @@ mod tests {
 
     fn mix(days: usize) -> SegmentMix {
         // A German-language queue: mostly de-DE and de-AT, a few en-US.
-        let day = |i: usize| {
+        let day = |i: usize| -> Segments {
             vec![
-                ("de-AT".to_string(), 8.0 + (i % 3) as f64),
-                ("de-DE".to_string(), 14.0 - (i % 3) as f64),
-                ("en-US".to_string(), 2.0 + (i % 2) as f64),
+                (Segment::from("de-AT"), 8.0 + (i % 3) as f64),
+                (Segment::from("de-DE"), 14.0 - (i % 3) as f64),
+                (Segment::from("en-US"), 2.0 + (i % 2) as f64),
             ]
+            .into()
         };
         SegmentMix {
             days: (0..days).map(day).collect(),
@@ -160,7 +161,10 @@ mod tests {
 
     fn with(segments: &[(&str, f64)]) -> ActorDay {
         let mut d = day();
-        d.segments = segments.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+        d.segments = segments
+            .iter()
+            .map(|(s, n)| (Segment::from(*s), *n))
+            .collect();
         d
     }
 

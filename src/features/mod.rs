@@ -19,7 +19,7 @@ pub mod table;
 
 use polars::prelude::*;
 
-pub use table::{ActorDay, ActorDays, ItemKind};
+pub use table::{ActorDay, ActorDays, ItemKind, Segment, Segments};
 
 use crate::error::Result;
 use crate::schema::*;

@@ -76,8 +76,15 @@ pub struct ActorDay {
     pub ascending_steps: f64,
     /// Customers per `customer_segment` among those judged for segment skew
     /// (the uncovered ones when tickets are known), sorted by segment.
-    pub segments: Vec<(String, f64)>,
+    pub segments: Segments,
 }
+
+/// A `customer_segment` name, shared rather than copied (baselines hold
+/// every day of a window).
+pub type Segment = std::sync::Arc<str>;
+
+/// Customers per segment on one actor-day, sorted by segment.
+pub type Segments = std::sync::Arc<[(Segment, f64)]>;
 
 impl ActorDay {
     pub fn is_human(&self) -> bool {
@@ -280,16 +287,23 @@ pub fn actor_days(tables: &FeatureTables) -> Result<ActorDays> {
     let segment_rows = lookup(&segments)?;
     let segment_name = str_column(&segments, CUSTOMER_SEGMENT)?;
     let segment_n = f64_column(&segments, N)?;
+    let mut interned: HashMap<String, Segment> = HashMap::new();
+    let mut per_row: Vec<Vec<(Segment, f64)>> = vec![Vec::new(); rows.len()];
     for (i, row) in segment_rows.into_iter().enumerate() {
         if let (Some(r), Some(name)) = (row, &segment_name[i]) {
-            rows[r].segments.push((name.clone(), segment_n[i]));
+            let name = interned
+                .entry(name.clone())
+                .or_insert_with(|| Segment::from(name.as_str()))
+                .clone();
+            per_row[r].push((name, segment_n[i]));
         }
     }
-    for row in &mut rows {
+    for (row, mut segments) in rows.iter_mut().zip(per_row) {
         for list in row.items.iter_mut() {
             list.sort();
         }
-        row.segments.sort_by(|a, b| a.0.cmp(&b.0));
+        segments.sort_by(|a, b| a.0.cmp(&b.0));
+        row.segments = segments.into();
     }
     Ok(ActorDays { actors, rows })
 }
