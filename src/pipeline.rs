@@ -72,7 +72,8 @@ pub fn ingest(
     } else {
         let files = ingest::resolve_inputs(tickets_paths)?;
         let t = tickets::read_tickets(&files, settings)?;
-        (Some(t.tickets), Some(t.rows), t.rejected)
+        let index = features::need_to_know::TicketIndex::new(&t.tickets, settings)?;
+        (Some(index), Some(t.rows), t.rejected)
     };
     let mut dedupe = Deduplicator::default();
     let mut parts = Vec::new();
@@ -128,7 +129,7 @@ pub fn ingest(
             let (lo, hi) = ts_bounds(&events)?;
             first_ts = earliest(first_ts, lo);
             last_ts = last_ts.max(hi);
-            parts.push(features::reduce(events, settings)?);
+            parts.push(features::reduce(events, settings, tickets.as_ref())?);
         }
         Ok(())
     })?;
@@ -136,11 +137,11 @@ pub fn ingest(
     rejected.extend(ticket_rejections);
     counts.rejected = rejected.len();
     let tables = if parts.is_empty() {
-        features::reduce(empty_events(), settings)?
+        features::reduce(empty_events(), settings, tickets.as_ref())?
     } else {
         features::merge(parts)?
-    }
-    .with_tickets(tickets.as_ref(), settings)?;
+    };
+    drop(tickets);
     counts.unknown_records = tables
         .actor_days
         .column(features::RECORDS_UNKNOWN)?

@@ -5,13 +5,15 @@
 //! - `actor_days`: one row per actor and day with counts and sums;
 //! - `hours`: events per actor, day and local hour;
 //! - `items`: clients, source IPs, resources and fields used per actor-day;
-//! - `customers`: one row per actor, day and customer touched;
-//! - `ticket_uses`: accesses per actor, day and cited `ticket_id`.
+//! - `customers`: one row per actor, day and customer touched, marked
+//!   `covered` when one of the actor's own tickets covered it (with
+//!   tickets; see [`need_to_know`]);
+//! - `ticket_use`: ticket citations per actor-day, and how many named
+//!   someone else's ticket (with tickets).
 //!
-//! After the merge, [`need_to_know`] marks which customers the actor's own
-//! tickets covered, [`customer_order`] measures how the day's customers were
-//! walked, and [`table`] turns everything into the [`ActorDay`] rows the
-//! baselines and detectors walk through in day order.
+//! After the merge, [`customer_order`] measures how the day's customers
+//! were walked, and [`table`] turns everything into the [`ActorDay`] rows
+//! the baselines and detectors walk through in day order.
 
 pub mod customer_order;
 pub mod need_to_know;
@@ -78,33 +80,9 @@ pub struct FeatureTables {
     pub hours: DataFrame,
     pub items: DataFrame,
     pub customers: DataFrame,
-    pub ticket_uses: DataFrame,
-    /// Per actor-day ticket citations, once tickets are known (see
-    /// [`need_to_know::ticket_use`]); `None` without `--tickets`.
+    /// Per actor-day ticket citations (see [`need_to_know::TicketIndex`]);
+    /// `None` without `--tickets`.
     pub ticket_use: Option<DataFrame>,
-}
-
-impl FeatureTables {
-    /// Judges need-to-know once every chunk is merged: marks `covered` on
-    /// the customer table and summarises ticket citations, or records that
-    /// coverage is unknown.
-    pub fn with_tickets(
-        mut self,
-        tickets: Option<&DataFrame>,
-        settings: &Settings,
-    ) -> Result<FeatureTables> {
-        match tickets {
-            Some(t) => {
-                self.customers = need_to_know::mark_coverage(&self.customers, t, settings)?;
-                self.ticket_use = Some(need_to_know::ticket_use(&self.ticket_uses, t)?);
-            }
-            None => {
-                self.customers = need_to_know::unknown_coverage(&self.customers)?;
-                self.ticket_use = None;
-            }
-        }
-        Ok(self)
-    }
 }
 
 /// Local day and hour of the UTC timestamps in `column` (UTC unless a time
@@ -176,7 +154,11 @@ fn count_where(cond: Expr) -> Expr {
 }
 
 /// Reduces one chunk of canonical events to its feature tables.
-pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
+pub fn reduce(
+    events: DataFrame,
+    settings: &Settings,
+    tickets: Option<&need_to_know::TicketIndex>,
+) -> Result<FeatureTables> {
     let (day, hour) = local_time(TS, settings);
     let events = events
         .lazy()
@@ -300,13 +282,19 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
     .group_by([col(ACTOR), col(DAY), col(KIND), col(VALUE)])
     .agg([col(N).sum()])
     .collect()?;
-    let ticket_uses = events
-        .clone()
-        .lazy()
-        .filter(col(TICKET_ID).is_not_null())
-        .group_by([col(ACTOR), col(DAY), col(TICKET_ID)])
-        .agg([len().cast(DataType::Int64).alias(N)])
-        .collect()?;
+    let ticket_use = match tickets {
+        Some(index) => {
+            let uses = events
+                .clone()
+                .lazy()
+                .filter(col(TICKET_ID).is_not_null())
+                .group_by([col(ACTOR), col(DAY), col(TICKET_ID)])
+                .agg([len().cast(DataType::Int64).alias(N)])
+                .collect()?;
+            Some(index.ticket_use(uses, need_to_know::span(&events, TS, TS)?)?)
+        }
+        None => None,
+    };
     let customers = events
         .lazy()
         .filter(col(CUSTOMER_ID).is_not_null())
@@ -321,13 +309,19 @@ pub fn reduce(events: DataFrame, settings: &Settings) -> Result<FeatureTables> {
             col(TS).max().alias(LAST_TS),
         ])
         .collect()?;
+    let customers = match tickets {
+        Some(index) => index.coverage(customers)?,
+        None => customers
+            .lazy()
+            .with_column(lit(NULL).cast(DataType::Boolean).alias(COVERED))
+            .collect()?,
+    };
     Ok(FeatureTables {
         actor_days,
         hours,
         items,
         customers,
-        ticket_uses,
-        ticket_use: None,
+        ticket_use,
     })
 }
 
@@ -387,19 +381,32 @@ pub fn merge(parts: Vec<FeatureTables>) -> Result<FeatureTables> {
             col(ACCESSES).sum(),
             col(FIRST_TS).min(),
             col(LAST_TS).max(),
+            // Covered in any chunk is covered (null: tickets unknown).
+            col(COVERED).max(),
         ])
         .collect()?;
-    let ticket_uses = stack(|p| &p.ticket_uses)?
-        .group_by([col(ACTOR), col(DAY), col(TICKET_ID)])
-        .agg([col(N).sum()])
-        .collect()?;
+    let uses: Option<Vec<LazyFrame>> = parts
+        .iter()
+        .map(|p| p.ticket_use.clone().map(DataFrame::lazy))
+        .collect();
+    let ticket_use = match uses {
+        Some(uses) if !uses.is_empty() => Some(
+            concat(uses, UnionArgs::default())?
+                .group_by([col(ACTOR), col(DAY)])
+                .agg([
+                    col(need_to_know::TICKETED).sum(),
+                    col(need_to_know::FOREIGN).sum(),
+                ])
+                .collect()?,
+        ),
+        _ => None,
+    };
     Ok(FeatureTables {
         actor_days,
         hours,
         items,
         customers,
-        ticket_uses,
-        ticket_use: None,
+        ticket_use,
     })
 }
 
@@ -444,6 +451,7 @@ mod tests {
                 ("2024-03-01 10:00:00", "a", Some("billing"), "c2"),
             ]),
             &settings,
+            None,
         )
         .unwrap();
         let late = reduce(
@@ -452,12 +460,10 @@ mod tests {
                 ("2024-03-01 18:00:00", "a", None, "c3"),
             ]),
             &settings,
+            None,
         )
         .unwrap();
-        let merged = merge(vec![late, early])
-            .unwrap()
-            .with_tickets(None, &settings)
-            .unwrap();
+        let merged = merge(vec![late, early]).unwrap();
         let table = table::actor_days(&merged).unwrap();
         assert_eq!(table.rows.len(), 1);
         let day = &table.rows[0];
@@ -484,9 +490,10 @@ mod tests {
         let t = reduce(
             events(&[("2024-03-01 20:00:00", "a", None, "c1")]),
             &settings,
+            None,
         )
         .unwrap();
-        let table = table::actor_days(&t.with_tickets(None, &settings).unwrap()).unwrap();
+        let table = table::actor_days(&t).unwrap();
         assert_eq!(
             table.rows[0].day,
             NaiveDate::from_ymd_opt(2024, 3, 2).unwrap()

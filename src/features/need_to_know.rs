@@ -1,7 +1,10 @@
 //! Need-to-know: which of the customers an actor touched on a day were
 //! covered by a ticket assigned to that actor, and which accesses cited a
-//! ticket assigned to someone else. Polars joins over the reduced tables
-//! (actor-day-customer and actor-day-ticket), never a loop over events.
+//! ticket assigned to someone else. Polars joins over each chunk's reduced
+//! tables (actor-day-customer and actor-day-ticket), never a loop over
+//! events; the ticket index is built once and only the tickets open around
+//! a chunk's time span take part in its joins, so a year of tickets is
+//! never joined with a year of accesses at once.
 //!
 //! Coverage (contract §2, plus a grace period): each (customer, assignee)'s
 //! tickets are first merged into intervals, so that an earlier ticket still
@@ -29,6 +32,11 @@ const OPEN_DAY: &str = "_open_day";
 
 /// Far enough in the future to stand for "still open", and safe to add to.
 const STILL_OPEN: i64 = i64::MAX / 4;
+/// How long after closing a ticket may still be cited (and judged as
+/// someone else's or one's own): citations of older tickets count as cited
+/// but are not judged.
+const CITATION_DAYS: i64 = 30;
+const DAY_NS: i64 = 86_400_000_000_000;
 
 /// A timestamp column as UTC nanoseconds, whatever its time unit.
 fn nanos(column: &str) -> Expr {
@@ -41,124 +49,167 @@ fn grace_ns(settings: &Settings) -> i64 {
     settings.ticket_grace_minutes.max(0) * 60 * 1_000_000_000
 }
 
-/// Merged coverage intervals per (customer, assignee): `_open` and `_close`
-/// in UTC nanoseconds (`_close` far away while open) and the local day the
-/// first ticket of the interval was opened.
-pub fn merged_intervals(tickets: &DataFrame, settings: &Settings) -> Result<LazyFrame> {
-    let grace = grace_ns(settings);
-    let (open_day, _) = super::local_time(OPENED_AT, settings);
-    let key = [col(CUSTOMER_ID), col(ASSIGNEE)];
-    let covered_until = col(CLOSE).cum_max(false).shift(lit(1)).over(key)?;
-    Ok(tickets
-        .clone()
-        .lazy()
-        .select([
-            col(CUSTOMER_ID),
-            col(ASSIGNEE),
+/// The ticket snapshot, prepared once for every chunk's need-to-know joins.
+pub struct TicketIndex {
+    /// Merged coverage intervals per (customer, assignee): `_open`,
+    /// `_close` (UTC ns, far away while open) and the local day the
+    /// interval's first ticket was opened.
+    intervals: DataFrame,
+    /// `ticket_id`, `assignee`, `_open`, `_close` of every ticket.
+    owners: DataFrame,
+    grace: i64,
+}
+
+impl TicketIndex {
+    pub fn new(tickets: &DataFrame, settings: &Settings) -> Result<TicketIndex> {
+        let grace = grace_ns(settings);
+        let (open_day, _) = super::local_time(OPENED_AT, settings);
+        let key = [col(CUSTOMER_ID), col(ASSIGNEE)];
+        let covered_until = col(CLOSE).cum_max(false).shift(lit(1)).over(key)?;
+        let timed = tickets.clone().lazy().with_columns([
             nanos(OPENED_AT).alias(OPEN),
             nanos(CLOSED_AT).fill_null(lit(STILL_OPEN)).alias(CLOSE),
-            open_day.alias(OPEN_DAY),
-        ])
-        .sort(
-            [CUSTOMER_ID, ASSIGNEE, OPEN],
-            SortMultipleOptions::default(),
-        )
-        // A ticket starts a new interval when it opens after every earlier
-        // ticket of the pair has closed (with both graces between them).
-        .with_column(covered_until.alias("_covered_until"))
-        .with_column(
-            col("_covered_until")
-                .is_null()
-                .or(col(OPEN).gt(col("_covered_until") + lit(2 * grace)))
-                .cast(DataType::Int64)
-                .cum_sum(false)
-                .alias("_interval"),
-        )
-        .group_by([col(CUSTOMER_ID), col(ASSIGNEE), col("_interval")])
-        .agg([col(OPEN).min(), col(CLOSE).max(), col(OPEN_DAY).min()]))
+        ]);
+        let intervals = timed
+            .clone()
+            .select([
+                col(CUSTOMER_ID),
+                col(ASSIGNEE),
+                col(OPEN),
+                col(CLOSE),
+                open_day.alias(OPEN_DAY),
+            ])
+            .sort(
+                [CUSTOMER_ID, ASSIGNEE, OPEN],
+                SortMultipleOptions::default(),
+            )
+            // A ticket starts a new interval when it opens after every
+            // earlier ticket of the pair has closed (both graces between).
+            .with_column(covered_until.alias("_covered_until"))
+            .with_column(
+                col("_covered_until")
+                    .is_null()
+                    .or(col(OPEN).gt(col("_covered_until") + lit(2 * grace)))
+                    .cast(DataType::Int64)
+                    .cum_sum(false)
+                    .alias("_interval"),
+            )
+            .group_by([col(CUSTOMER_ID), col(ASSIGNEE), col("_interval")])
+            .agg([col(OPEN).min(), col(CLOSE).max(), col(OPEN_DAY).min()])
+            .select([
+                col(CUSTOMER_ID),
+                col(ASSIGNEE),
+                col(OPEN),
+                col(CLOSE),
+                col(OPEN_DAY),
+            ])
+            .collect()?;
+        let owners = timed
+            .select([col(TICKET_ID), col(ASSIGNEE), col(OPEN), col(CLOSE)])
+            .unique_stable(Some(cols([TICKET_ID])), UniqueKeepStrategy::Last)
+            .collect()?;
+        Ok(TicketIndex {
+            intervals,
+            owners,
+            grace,
+        })
+    }
+
+    /// Adds `covered` to one chunk's actor-day-customer table.
+    pub fn coverage(&self, customers: DataFrame) -> Result<DataFrame> {
+        let grace = self.grace;
+        let keys = [col(ACTOR), col(DAY), col(CUSTOMER_ID)];
+        let (lo, hi) = span(&customers, FIRST_TS, LAST_TS)?;
+        let nearby = self.intervals.clone().lazy().filter(
+            (col(OPEN) - lit(grace))
+                .lt_eq(lit(hi))
+                .and((col(CLOSE) + lit(grace)).gt_eq(lit(lo))),
+        );
+        let hits = customers
+            .clone()
+            .lazy()
+            .select([
+                col(ACTOR),
+                col(DAY),
+                col(CUSTOMER_ID),
+                nanos(FIRST_TS).alias("_first"),
+                nanos(LAST_TS).alias("_last"),
+            ])
+            .join(
+                nearby,
+                [col(CUSTOMER_ID), col(ACTOR)],
+                [col(CUSTOMER_ID), col(ASSIGNEE)],
+                JoinArgs::new(JoinType::Inner),
+            )
+            .filter(
+                (col(OPEN) - lit(grace))
+                    .lt_eq(col("_last"))
+                    .and((col(CLOSE) + lit(grace)).gt_eq(col("_first")))
+                    .and(col(OPEN_DAY).lt_eq(col(DAY))),
+            )
+            .select(keys.clone())
+            .unique(None, UniqueKeepStrategy::Any)
+            .with_column(lit(true).alias(COVERED));
+        Ok(customers
+            .lazy()
+            .join(hits, keys.clone(), keys, JoinArgs::new(JoinType::Left))
+            .with_column(col(COVERED).fill_null(lit(false)))
+            .collect()?)
+    }
+
+    /// Per actor-day of one chunk: accesses citing a ticket (`ticketed`)
+    /// and citing a ticket the snapshot assigns to someone else
+    /// (`foreign_ticket`), from the chunk's (actor, day, ticket_id, n)
+    /// table and its time span. A cited ticket missing from the snapshot,
+    /// or closed more than 30 days before the chunk, counts as cited, not
+    /// judged.
+    pub fn ticket_use(&self, uses: DataFrame, (lo, hi): (i64, i64)) -> Result<DataFrame> {
+        let nearby = self
+            .owners
+            .clone()
+            .lazy()
+            .filter(
+                col(OPEN)
+                    .lt_eq(lit(hi))
+                    .and(col(CLOSE).gt_eq(lit(lo - CITATION_DAYS * DAY_NS))),
+            )
+            .select([col(TICKET_ID), col(ASSIGNEE)]);
+        Ok(uses
+            .lazy()
+            .join(
+                nearby,
+                [col(TICKET_ID)],
+                [col(TICKET_ID)],
+                JoinArgs::new(JoinType::Left),
+            )
+            .group_by([col(ACTOR), col(DAY)])
+            .agg([
+                col(N).sum().alias(TICKETED),
+                col(N)
+                    .filter(
+                        col(ASSIGNEE)
+                            .is_not_null()
+                            .and(col(ASSIGNEE).neq(col(ACTOR))),
+                    )
+                    .sum()
+                    .alias(FOREIGN),
+            ])
+            .collect()?)
+    }
 }
 
-/// Adds `covered` to the actor-day-customer table.
-pub fn mark_coverage(
-    customers: &DataFrame,
-    tickets: &DataFrame,
-    settings: &Settings,
-) -> Result<DataFrame> {
-    let grace = grace_ns(settings);
-    let keys = [col(ACTOR), col(DAY), col(CUSTOMER_ID)];
-    let hits = customers
+/// The earliest and latest UTC nanosecond of two timestamp columns.
+pub fn span(frame: &DataFrame, first: &str, last: &str) -> Result<(i64, i64)> {
+    let bounds = frame
         .clone()
         .lazy()
         .select([
-            col(ACTOR),
-            col(DAY),
-            col(CUSTOMER_ID),
-            nanos(FIRST_TS).alias("_first"),
-            nanos(LAST_TS).alias("_last"),
+            nanos(first).min().alias("lo"),
+            nanos(last).max().alias("hi"),
         ])
-        .join(
-            merged_intervals(tickets, settings)?,
-            [col(CUSTOMER_ID), col(ACTOR)],
-            [col(CUSTOMER_ID), col(ASSIGNEE)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .filter(
-            (col(OPEN) - lit(grace))
-                .lt_eq(col("_last"))
-                .and((col(CLOSE) + lit(grace)).gt_eq(col("_first")))
-                .and(col(OPEN_DAY).lt_eq(col(DAY))),
-        )
-        .select(keys.clone())
-        .unique(None, UniqueKeepStrategy::Any)
-        .with_column(lit(true).alias(COVERED));
-    Ok(customers
-        .clone()
-        .lazy()
-        .join(hits, keys.clone(), keys, JoinArgs::new(JoinType::Left))
-        .with_column(col(COVERED).fill_null(lit(false)))
-        .collect()?)
-}
-
-/// Without tickets nothing is known about coverage: `covered` is null.
-pub fn unknown_coverage(customers: &DataFrame) -> Result<DataFrame> {
-    Ok(customers
-        .clone()
-        .lazy()
-        .with_column(lit(NULL).cast(DataType::Boolean).alias(COVERED))
-        .collect()?)
-}
-
-/// Per actor-day: accesses citing a ticket (`ticketed`) and accesses citing
-/// a ticket the snapshot assigns to someone else (`foreign_ticket`). A cited
-/// ticket missing from the snapshot counts as ticketed, not foreign.
-pub fn ticket_use(ticket_uses: &DataFrame, tickets: &DataFrame) -> Result<DataFrame> {
-    let owners = tickets
-        .clone()
-        .lazy()
-        .select([col(TICKET_ID), col(ASSIGNEE)])
-        .unique_stable(Some(cols([TICKET_ID])), UniqueKeepStrategy::Last);
-    Ok(ticket_uses
-        .clone()
-        .lazy()
-        .join(
-            owners,
-            [col(TICKET_ID)],
-            [col(TICKET_ID)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .group_by([col(ACTOR), col(DAY)])
-        .agg([
-            col(N).sum().alias(TICKETED),
-            col(N)
-                .filter(
-                    col(ASSIGNEE)
-                        .is_not_null()
-                        .and(col(ASSIGNEE).neq(col(ACTOR))),
-                )
-                .sum()
-                .alias(FOREIGN),
-        ])
-        .collect()?)
+        .collect()?;
+    let get = |c: &str| -> Result<Option<i64>> { Ok(bounds.column(c)?.i64()?.get(0)) };
+    Ok((get("lo")?.unwrap_or(0), get("hi")?.unwrap_or(0)))
 }
 
 #[cfg(test)]
@@ -195,7 +246,9 @@ mod tests {
     }
 
     fn covered(c: &DataFrame, t: &DataFrame) -> Vec<(String, bool)> {
-        let out = mark_coverage(c, t, &Settings::default())
+        let out = TicketIndex::new(t, &Settings::default())
+            .unwrap()
+            .coverage(c.clone())
             .unwrap()
             .sort([DAY, CUSTOMER_ID], SortMultipleOptions::default())
             .unwrap();
@@ -320,7 +373,12 @@ mod tests {
             N => [3i64, 2, 1],
         )
         .unwrap();
-        let out = ticket_use(&uses, &t).unwrap();
+        let index = TicketIndex::new(&t, &Settings::default()).unwrap();
+        let day = ts("2024-03-02 00:00")
+            .and_utc()
+            .timestamp_nanos_opt()
+            .unwrap();
+        let out = index.ticket_use(uses, (day, day + DAY_NS)).unwrap();
         assert_eq!(out.column(TICKETED).unwrap().i64().unwrap().get(0), Some(6));
         assert_eq!(out.column(FOREIGN).unwrap().i64().unwrap().get(0), Some(2));
     }
