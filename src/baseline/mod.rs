@@ -585,8 +585,7 @@ impl<'r> Baselines<'r> {
         if let Some(today) = drip_today(row, baseline) {
             h.drip = Some(today);
         }
-        let held = anomalous;
-        if held {
+        if anomalous {
             for kind in ItemKind::ALL {
                 let k = kind.index();
                 for v in &row.items[k] {
