@@ -59,17 +59,43 @@ fn ts_bounds(events: &DataFrame) -> Result<(Option<NaiveDateTime>, Option<NaiveD
     Ok((conv(ts.min()), conv(ts.max())))
 }
 
+/// How far a run has got, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Progress {
+    /// Ticket assignments being read.
+    Tickets,
+    /// Access-log files read and reduced so far, of all, and events kept.
+    Files {
+        done: usize,
+        of: usize,
+        events: usize,
+    },
+    /// Actor-days being scored.
+    Scoring { actor_days: usize },
+}
+
 /// Reads, validates, de-duplicates and reduces every input file.
 pub fn ingest(
     inputs: &[String],
     tickets_paths: &[String],
     settings: &Settings,
 ) -> Result<Ingested> {
+    ingest_with_progress(inputs, tickets_paths, settings, &mut |_| {})
+}
+
+/// [`ingest`], telling `progress` after each file.
+pub fn ingest_with_progress(
+    inputs: &[String],
+    tickets_paths: &[String],
+    settings: &Settings,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Ingested> {
     let files = ingest::resolve_inputs(inputs)?;
     // Tickets first: a bad ticket file stops the run before the long part.
     let (tickets, ticket_rows, ticket_rejections) = if tickets_paths.is_empty() {
         (None, None, Vec::new())
     } else {
+        progress(Progress::Tickets);
         let files = ingest::resolve_inputs(tickets_paths)?;
         let t = tickets::read_tickets(&files, settings)?;
         let index = features::need_to_know::TicketIndex::new(&t.tickets, settings)?;
@@ -105,6 +131,11 @@ pub fn ingest(
         });
         for (i, batch) in receiver.iter().enumerate() {
             let batch = batch?;
+            progress(Progress::Files {
+                done: i + 1,
+                of: files.len(),
+                events: counts.events + batch.events.height(),
+            });
             counts.rows += batch.rows;
             rejected.extend(batch.rejected);
             unknown.extend(batch.unknown_columns);
@@ -229,6 +260,10 @@ pub struct Scored {
 /// Scores ingested tables into alerts.
 pub fn alerts(ingested: &Ingested, settings: &Settings) -> Result<Scored> {
     let table = features::table::actor_days(&ingested.tables)?;
+    score(ingested, table, settings)
+}
+
+fn score(ingested: &Ingested, table: ActorDays, settings: &Settings) -> Result<Scored> {
     let verdicts = scoring::verdicts(&table, settings);
     let alerts = report::alerts(&table, &verdicts, &ingested.tables, settings)?;
     Ok(Scored {
@@ -286,6 +321,15 @@ fn rejected_error(rejected: Vec<Rejection>) -> Error {
 
 /// The main job: analyse inputs and write `alerts.jsonl` and `run.json` to `out`.
 pub fn analyze(options: &AnalyzeOptions, settings: &Settings) -> Result<Analysis> {
+    analyze_with_progress(options, settings, &mut |_| {})
+}
+
+/// [`analyze`], telling `progress` how far it has got.
+pub fn analyze_with_progress(
+    options: &AnalyzeOptions,
+    settings: &Settings,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Analysis> {
     let out = &options.out;
     std::fs::create_dir_all(out).map_err(|e| Error::Write {
         path: out.clone(),
@@ -302,16 +346,29 @@ pub fn analyze(options: &AnalyzeOptions, settings: &Settings) -> Result<Analysis
             })
         }
     }
-    let ingested = ingest(&options.inputs, &options.tickets, settings)?;
+    let ingested = ingest_with_progress(&options.inputs, &options.tickets, settings, progress)?;
     match &options.quarantine {
         Some(path) => quarantine::write(path, &ingested.rejected)?,
         None if !ingested.rejected.is_empty() => return Err(rejected_error(ingested.rejected)),
         None => {}
     }
-    let scored = alerts(&ingested, settings)?;
+    let table = features::table::actor_days(&ingested.tables)?;
+    progress(Progress::Scoring {
+        actor_days: table.rows.len(),
+    });
+    let scored = score(&ingested, table, settings)?;
     let mut counts = ingested.counts.clone();
     counts.suppressed_reasons = suppressed_reasons(&scored, settings);
     let warnings = expired_allow_entries(&scored, settings);
+    let charts = report::html::charts(&scored.table, &scored.verdicts, &scored.alerts);
+    let title = format!(
+        "{} event(s) from {} file(s), {} actor-days scored",
+        ingested.counts.events, ingested.counts.files, ingested.counts.actor_days
+    );
+    write_atomic(
+        &out.join("report.html"),
+        report::html::render(&title, &scored.alerts, &charts).as_bytes(),
+    )?;
     let alerts = scored.alerts;
     for s in Severity::ALL {
         counts.alerts.insert(

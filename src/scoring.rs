@@ -31,6 +31,9 @@ pub struct Verdict {
     pub severity: Option<Severity>,
     /// Findings silenced by `[[allow]]` entries (not combined).
     pub suppressed: Vec<Finding>,
+    /// The usual range (central 80%) of records and of distinct customers
+    /// that day, for charts.
+    pub bands: [Option<(f64, f64)>; 2],
 }
 
 /// Whether an entry applies to this actor, detector and day.
@@ -100,6 +103,7 @@ pub fn verdicts(table: &ActorDays, settings: &Settings) -> Vec<Verdict> {
                     group: baseline.group.clone(),
                     severity: None,
                     suppressed,
+                    bands: baseline.counts.map(|m| m.map(|m| m.band())),
                 }
             })
             .collect();

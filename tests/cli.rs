@@ -952,12 +952,47 @@ mod contract {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(out.join("alerts.jsonl"))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o077, 0, "alerts.jsonl must be owner-only");
+            for name in ["alerts.jsonl", "run.json", "report.html"] {
+                let mode = std::fs::metadata(out.join(name))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o077, 0, "{name} must be owner-only");
+            }
         }
+    }
+
+    /// A log can carry markup: the report escapes every value from it, and
+    /// charts the flagged actor.
+    #[test]
+    fn the_html_report_escapes_hostile_values_from_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut csv = String::from("ts,actor,action,records,fields,client\n");
+        let actor = "<img src=x onerror=alert(1)>";
+        for day in 1..=20 {
+            for i in 0..20 {
+                csv.push_str(&format!(
+                    "2024-01-{day:02} 10:{i:02}:00,\"{actor}\",view,1,name,ui\n"
+                ));
+            }
+        }
+        // Day 21: a bulk export through a client named like a script.
+        csv.push_str(&format!(
+            "2024-01-21 10:00:00,\"{actor}\",export,90000,\"<script>x()</script>\",\"</td><script>y()</script>\"\n"
+        ));
+        let logs = dir.path().join("a.csv");
+        std::fs::write(&logs, csv).unwrap();
+        let out = dir.path().join("out");
+        let alerts = analyze(&logs, &out, &[]);
+        assert!(!alerts.is_empty(), "the export is flagged");
+        let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(
+            page.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{page}"
+        );
+        assert!(!page.contains("<img"), "{page}");
+        assert!(!page.contains("<script"), "{page}");
+        assert!(page.contains("<svg"), "a chart for the flagged actor");
     }
 }
 

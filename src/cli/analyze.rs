@@ -44,7 +44,11 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         out: args.out.clone(),
         quarantine: args.quarantine.clone(),
     };
-    let analysis = pipeline::analyze(&options, &settings)?;
+    let mut progress = super::progress::ProgressLine::new(!args.quiet);
+    let analysis =
+        pipeline::analyze_with_progress(&options, &settings, &mut |p| progress.update(p));
+    progress.finish();
+    let analysis = analysis?;
     // Warnings are printed even with --quiet: cron mails stderr.
     for w in &analysis.warnings {
         eprintln!("warning: {w}");
@@ -52,8 +56,12 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     if !args.quiet {
         print!("{}", analysis.table);
         let c = &analysis.counts;
+        let alerts: Vec<String> = ["critical", "high", "medium", "low"]
+            .iter()
+            .map(|s| format!("{} {s}", c.alerts.get(*s).copied().unwrap_or(0)))
+            .collect();
         eprintln!(
-            "read {} rows from {} file(s): {} events, {} rejected, {} duplicates dropped, {} search/export rows without a record count; {} actor-days scored; {:.1}s",
+            "read {} rows from {} file(s): {} events, {} rejected, {} duplicates dropped, {} search/export rows without a record count; {} actor-days scored; alerts: {}; {} reason(s) suppressed by [[allow]]; {:.1}s",
             c.rows,
             c.files,
             c.events,
@@ -61,6 +69,8 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
             c.duplicates,
             c.unknown_records,
             c.actor_days,
+            alerts.join(", "),
+            c.suppressed_reasons,
             started.elapsed().as_secs_f64()
         );
         if !analysis.unknown_columns.is_empty() {
@@ -71,12 +81,6 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         }
         if options.tickets.is_empty() {
             eprintln!("need-to-know judging is off (no --tickets)");
-        }
-        if c.suppressed_reasons > 0 {
-            eprintln!(
-                "{} reason(s) suppressed by [[allow]] entries",
-                c.suppressed_reasons
-            );
         }
         eprintln!("wrote {}", args.out.join("alerts.jsonl").display());
     }

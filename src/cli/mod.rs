@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod check;
 pub mod generate;
+pub mod progress;
 
 use std::path::PathBuf;
 

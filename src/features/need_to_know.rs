@@ -6,13 +6,18 @@
 //! a chunk's time span take part in its joins, so a year of tickets is
 //! never joined with a year of accesses at once.
 //!
-//! Coverage (contract §2, plus a grace period): each (customer, assignee)'s
-//! tickets are first merged into intervals, so that an earlier ticket still
-//! open is not hidden behind a later one. A customer touched by the actor on
-//! day D between `first_ts` and `last_ts` is covered when one of those
-//! intervals, widened by `ticket_grace_minutes` on each side, overlaps that
-//! span and the interval's first ticket was opened on or before D (local
-//! day): a ticket filed tomorrow cannot justify today's access.
+//! Coverage (contract §2, plus a grace period): a customer touched by the
+//! actor on day D between `first_ts` and `last_ts` is covered when any
+//! ticket of that (customer, assignee) pair, its open interval widened by
+//! `ticket_grace_minutes` on each side, overlaps that span and was opened on
+//! or before D (local day): a ticket filed tomorrow cannot justify today's
+//! access. Every ticket of the pair is compared, not only the latest (an
+//! as-of join on the latest ticket misses an earlier one still open), which
+//! is what merging the pair's intervals first would achieve: two tickets
+//! less than two graces apart cover the gap between them either way, and
+//! each ticket keeps its own opening day. Merging a year of tickets (a sort
+//! and a window over tens of millions of string pairs) cost more memory
+//! than the rest of the run.
 
 use polars::prelude::*;
 
@@ -51,9 +56,8 @@ fn grace_ns(settings: &Settings) -> i64 {
 
 /// The ticket snapshot, prepared once for every chunk's need-to-know joins.
 pub struct TicketIndex {
-    /// Merged coverage intervals per (customer, assignee): `_open`,
-    /// `_close` (UTC ns, far away while open) and the local day the
-    /// interval's first ticket was opened.
+    /// Every ticket's coverage: `customer_id`, `assignee`, `_open`,
+    /// `_close` (UTC ns, far away while open) and the local day it opened.
     intervals: DataFrame,
     /// `ticket_id`, `assignee`, `_open`, `_close` of every ticket.
     owners: DataFrame,
@@ -64,8 +68,6 @@ impl TicketIndex {
     pub fn new(tickets: &DataFrame, settings: &Settings) -> Result<TicketIndex> {
         let grace = grace_ns(settings);
         let (open_day, _) = super::local_time(OPENED_AT, settings);
-        let key = [col(CUSTOMER_ID), col(ASSIGNEE)];
-        let covered_until = col(CLOSE).cum_max(false).shift(lit(1)).over(key)?;
         let timed = tickets.clone().lazy().with_columns([
             nanos(OPENED_AT).alias(OPEN),
             nanos(CLOSED_AT).fill_null(lit(STILL_OPEN)).alias(CLOSE),
@@ -79,34 +81,9 @@ impl TicketIndex {
                 col(CLOSE),
                 open_day.alias(OPEN_DAY),
             ])
-            .sort(
-                [CUSTOMER_ID, ASSIGNEE, OPEN],
-                SortMultipleOptions::default(),
-            )
-            // A ticket starts a new interval when it opens after every
-            // earlier ticket of the pair has closed (both graces between).
-            .with_column(covered_until.alias("_covered_until"))
-            .with_column(
-                col("_covered_until")
-                    .is_null()
-                    .or(col(OPEN).gt(col("_covered_until") + lit(2 * grace)))
-                    .cast(DataType::Int64)
-                    .cum_sum(false)
-                    .alias("_interval"),
-            )
-            .group_by([col(CUSTOMER_ID), col(ASSIGNEE), col("_interval")])
-            .agg([col(OPEN).min(), col(CLOSE).max(), col(OPEN_DAY).min()])
-            .select([
-                col(CUSTOMER_ID),
-                col(ASSIGNEE),
-                col(OPEN),
-                col(CLOSE),
-                col(OPEN_DAY),
-            ])
             .collect()?;
         let owners = timed
             .select([col(TICKET_ID), col(ASSIGNEE), col(OPEN), col(CLOSE)])
-            .unique_stable(Some(cols([TICKET_ID])), UniqueKeepStrategy::Last)
             .collect()?;
         Ok(TicketIndex {
             intervals,
@@ -173,7 +150,8 @@ impl TicketIndex {
                     .lt_eq(lit(hi))
                     .and(col(CLOSE).gt_eq(lit(lo - CITATION_DAYS * DAY_NS))),
             )
-            .select([col(TICKET_ID), col(ASSIGNEE)]);
+            .select([col(TICKET_ID), col(ASSIGNEE)])
+            .unique_stable(Some(cols([TICKET_ID])), UniqueKeepStrategy::Last);
         Ok(uses
             .lazy()
             .join(
