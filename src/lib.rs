@@ -23,6 +23,7 @@ pub mod error;
 pub mod features;
 pub mod generate;
 pub mod ingest;
+pub mod investigate;
 pub mod pipeline;
 pub mod report;
 pub mod schema;

@@ -573,6 +573,128 @@ mod quiet_insiders {
     }
 }
 
+mod investigation {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+        lines
+            .map(|l| {
+                // The generated values hold no commas or quotes.
+                header
+                    .iter()
+                    .cloned()
+                    .zip(l.split(',').map(String::from))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Every customer the actor touched on or after `from`, from the raw logs.
+    fn touched(logs: &Path, actor: &str, from: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for entry in std::fs::read_dir(logs).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            if name.as_str() < from {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut lines = text.lines();
+            let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+            let at = |c: &str| header.iter().position(|h| *h == c).unwrap();
+            let (a, c) = (at("actor"), at("customer_id"));
+            for l in lines {
+                let f: Vec<&str> = l.split(',').collect();
+                if f[a] == actor && !f[c].is_empty() {
+                    out.insert(f[c].to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// The blast radius lists every planted victim, no customer the actor
+    /// never touched, and marks the ones no own ticket covered: the victims
+    /// and (nearly) nobody else.
+    #[test]
+    fn blast_radius_is_complete_and_marks_ticket_coverage() {
+        let dir = tempfile::tempdir().unwrap();
+        let truth = generate(dir.path(), 30, 40, 12, "insider", "csv");
+        let attack = &truth["attacks"][0];
+        let actor = attack["actor"].as_str().unwrap();
+        let onset = attack["onset"].as_str().unwrap();
+        let logs = dir.path().join("logs");
+        let out = dir.path().join("inv");
+        let o = leakwatch(&[
+            "investigate",
+            actor,
+            logs.to_str().unwrap(),
+            "--tickets",
+            dir.path().join("tickets.csv").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            stdout.contains(&format!("anomalous from {onset}")),
+            "{stdout}"
+        );
+        let rows = read_csv(&out.join("customers.csv"));
+        let listed: BTreeSet<String> = rows.iter().map(|r| r["customer_id"].clone()).collect();
+        let victims: BTreeSet<String> = attack["victims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert!(victims.is_subset(&listed), "every victim listed");
+        assert_eq!(
+            listed,
+            touched(&logs, actor, onset),
+            "exactly the customers touched"
+        );
+        let uncovered: BTreeSet<String> = rows
+            .iter()
+            .filter(|r| r["own_ticket"] == "no")
+            .map(|r| r["customer_id"].clone())
+            .collect();
+        let strangers = uncovered.difference(&victims).count();
+        assert!(
+            strangers * 20 <= uncovered.len(),
+            "{strangers} of {} uncovered customers are not victims",
+            uncovered.len()
+        );
+        assert!(
+            uncovered.intersection(&victims).count() * 10 >= victims.len() * 9,
+            "the victims are marked uncovered"
+        );
+        // The timeline flags the onset day.
+        let timeline = read_csv(&out.join("timeline.csv"));
+        let onset_day = timeline.iter().find(|r| r["day"] == onset).unwrap();
+        assert!(!onset_day["severity"].is_empty(), "{onset_day:?}");
+        assert!(out.join("report.html").exists() && out.join("activity.csv").exists());
+        // An actor not in the logs is a usage error.
+        let o = leakwatch(&[
+            "investigate",
+            "nobody",
+            logs.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("`nobody` does not appear"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
 mod contract {
     use super::*;
 

@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod check;
 pub mod generate;
+pub mod investigate;
 pub mod progress;
 
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Validate access logs without analysing them (exit 1 if any row would be rejected).
     Check(check::CheckArgs),
+    /// One actor's timeline against their baseline, and every customer they touched in the anomalous window.
+    Investigate(investigate::InvestigateArgs),
     /// Write a deterministic synthetic support organisation with planted attacks.
     Generate(generate::GenerateArgs),
 }
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Check(args) => check::run(args),
+        Command::Investigate(args) => investigate::run(args),
         Command::Generate(args) => generate::run(args),
     }
 }

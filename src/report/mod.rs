@@ -3,6 +3,7 @@
 //! written to a temporary name and renamed, readable by its owner only.
 
 pub mod alert;
+pub mod csv;
 pub mod files;
 pub mod html;
 pub mod table;
