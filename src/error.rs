@@ -49,6 +49,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Another run holds the state directory's lock (exit code 75).
+    #[error("state `{}` is locked by another run ({holder})", path.display())]
+    StateLocked { path: PathBuf, holder: String },
+
+    /// The state cannot be used with this run as asked (see the hint).
+    #[error("state `{}`: {reason}", path.display())]
+    StateMismatch { path: PathBuf, reason: String },
+
     /// An error inside the dataframe engine.
     #[error("dataframe engine: {0}")]
     Polars(#[from] polars::prelude::PolarsError),
@@ -59,6 +67,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,
+            Error::StateLocked { .. } => 75,
             _ => 1,
         }
     }
@@ -73,6 +82,13 @@ impl Error {
             ),
             Error::BadValues { .. } => Some(
                 "fix the rows, or pass `--quarantine FILE` to set them aside and go on".into(),
+            ),
+            Error::StateLocked { .. } => Some(
+                "wait for that run to finish and try again; the lock is released when its process ends"
+                    .into(),
+            ),
+            Error::StateMismatch { .. } => Some(
+                "pass `--rebuild` with the inputs to rebuild the state from them".into(),
             ),
             Error::NoInput(_) => Some(
                 "give a file, a directory or a glob of .csv, .jsonl, .ndjson or .parquet files (text formats may end in .gz)"

@@ -29,6 +29,7 @@ pub mod report;
 pub mod schema;
 pub mod scoring;
 pub mod settings;
+pub mod state;
 pub mod stats;
 
 pub use error::{Error, Result};

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -17,6 +17,7 @@ use crate::report::{self, files::write_atomic, Alert};
 use crate::schema;
 use crate::scoring;
 use crate::settings::Settings;
+use crate::state;
 
 /// Events reduced together (see [`ingest`]).
 const BATCH_EVENTS: usize = 1_000_000;
@@ -49,6 +50,10 @@ pub struct Ingested {
     pub inputs: Vec<PathBuf>,
     pub first_ts: Option<NaiveDateTime>,
     pub last_ts: Option<NaiveDateTime>,
+    /// The earliest event read, duplicates included: what a run rescores.
+    pub input_first_ts: Option<NaiveDateTime>,
+    /// The de-duplicator, holding the keys of every event seen.
+    pub dedupe: Deduplicator,
 }
 
 fn ts_bounds(events: &DataFrame) -> Result<(Option<NaiveDateTime>, Option<NaiveDateTime>)> {
@@ -80,7 +85,7 @@ pub fn ingest(
     tickets_paths: &[String],
     settings: &Settings,
 ) -> Result<Ingested> {
-    ingest_with_progress(inputs, tickets_paths, settings, &mut |_| {})
+    ingest_with_progress(inputs, tickets_paths, settings, None, &mut |_| {})
 }
 
 /// [`ingest`], telling `progress` after each file.
@@ -88,6 +93,7 @@ pub fn ingest_with_progress(
     inputs: &[String],
     tickets_paths: &[String],
     settings: &Settings,
+    seen_keys: Option<DataFrame>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Ingested> {
     let files = ingest::resolve_inputs(inputs)?;
@@ -101,7 +107,11 @@ pub fn ingest_with_progress(
         let index = features::need_to_know::TicketIndex::new(&t.tickets, settings)?;
         (Some(index), Some(t.rows), t.rejected)
     };
-    let mut dedupe = Deduplicator::default();
+    let mut dedupe = match seen_keys {
+        Some(keys) => Deduplicator::seeded(keys)?,
+        None => Deduplicator::default(),
+    };
+    let mut input_first_ts = None;
     let mut parts = Vec::new();
     let mut counts = Counts {
         files: files.len(),
@@ -152,6 +162,7 @@ pub fn ingest_with_progress(
             let Some(events) = pending.take() else {
                 continue;
             };
+            input_first_ts = earliest(input_first_ts, ts_bounds(&events)?.0);
             let events = dedupe.unseen(events)?;
             if events.height() == 0 {
                 continue;
@@ -191,6 +202,8 @@ pub fn ingest_with_progress(
         inputs: files.into_iter().map(|f| f.path).collect(),
         first_ts,
         last_ts,
+        input_first_ts,
+        dedupe,
     })
 }
 
@@ -223,6 +236,10 @@ pub struct AnalyzeOptions {
     pub tickets: Vec<String>,
     pub out: PathBuf,
     pub quarantine: Option<PathBuf>,
+    /// Persistent state for nightly runs (see [`crate::state`]).
+    pub state: Option<PathBuf>,
+    /// Rebuild the state from the inputs given instead of adding to it.
+    pub rebuild: bool,
 }
 
 /// The result of a completed run.
@@ -255,6 +272,51 @@ pub struct Scored {
     pub table: ActorDays,
     pub verdicts: Vec<scoring::Verdict>,
     pub alerts: Vec<Alert>,
+}
+
+/// The local day of a UTC time (contract §3).
+fn local_day(utc: NaiveDateTime, settings: &Settings) -> NaiveDate {
+    match settings
+        .timezone
+        .as_deref()
+        .and_then(|tz| tz.parse::<chrono_tz::Tz>().ok())
+    {
+        Some(tz) => {
+            use chrono::TimeZone;
+            tz.from_utc_datetime(&utc).date_naive()
+        }
+        None => utc.date(),
+    }
+}
+
+/// First and last day of the actor-day table.
+fn day_range(tables: &FeatureTables) -> Result<(Option<NaiveDate>, Option<NaiveDate>)> {
+    let days = features::table::actor_days(tables)?;
+    Ok((
+        days.rows.first().map(|r| r.day),
+        days.rows.last().map(|r| r.day),
+    ))
+}
+
+/// The tables without days older than `retain_days` before the last one.
+fn retained(tables: FeatureTables, settings: &Settings) -> Result<FeatureTables> {
+    let Some(last) = day_range(&tables)?.1 else {
+        return Ok(tables);
+    };
+    let first = last - chrono::Duration::days(settings.retain_days as i64 - 1);
+    let keep = |frame: DataFrame| -> Result<DataFrame> {
+        Ok(frame
+            .lazy()
+            .filter(col(schema::DAY).gt_eq(lit(first)))
+            .collect()?)
+    };
+    Ok(FeatureTables {
+        actor_days: keep(tables.actor_days)?,
+        hours: keep(tables.hours)?,
+        items: keep(tables.items)?,
+        customers: keep(tables.customers)?,
+        ticket_use: tables.ticket_use.map(keep).transpose()?,
+    })
 }
 
 /// Scores ingested tables into alerts.
@@ -346,12 +408,72 @@ pub fn analyze_with_progress(
             })
         }
     }
-    let ingested = ingest_with_progress(&options.inputs, &options.tickets, settings, progress)?;
+    // The state's lock is held until this function returns.
+    let _lock = options.state.as_deref().map(state::lock).transpose()?;
+    let stored = match &options.state {
+        Some(dir) if !options.rebuild => state::load(dir)?,
+        _ => None,
+    };
+    if let (Some(dir), Some(stored)) = (&options.state, &stored) {
+        if stored.manifest.table_settings != state::table_settings(settings) {
+            return Err(Error::StateMismatch {
+                path: dir.clone(),
+                reason: format!(
+                    "built with other settings for time zone, sensitive fields, column or value maps or ticket grace ({}); this run has {}",
+                    stored.manifest.table_settings,
+                    state::table_settings(settings)
+                ),
+            });
+        }
+    }
+    let seen_keys = stored.as_ref().map(|s| s.keys.clone());
+    let mut ingested = ingest_with_progress(
+        &options.inputs,
+        &options.tickets,
+        settings,
+        seen_keys,
+        progress,
+    )?;
     match &options.quarantine {
         Some(path) => quarantine::write(path, &ingested.rejected)?,
         None if !ingested.rejected.is_empty() => return Err(rejected_error(ingested.rejected)),
         None => {}
     }
+    // With a state: merge the new tables into the stored history, refuse
+    // input too late to de-duplicate, and write the days from the earliest
+    // one read (late days are rescored with every day after them).
+    let mut run_settings = settings.clone();
+    let mut inputs_seen = Vec::new();
+    let mut runs = 1;
+    if let (Some(dir), Some(stored)) = (&options.state, stored) {
+        let input_day = ingested.input_first_ts.map(|t| local_day(t, settings));
+        if let (Some(day), Some(last)) = (input_day, stored.manifest.last_day) {
+            let oldest = last - chrono::Duration::days(settings.late_days as i64);
+            if day < oldest {
+                return Err(Error::StateMismatch {
+                    path: dir.clone(),
+                    reason: format!(
+                        "the input holds events of {day}, more than `late_days` ({}) before the state's last day {last}: they can no longer be de-duplicated against it",
+                        settings.late_days
+                    ),
+                });
+            }
+        }
+        let from = match (input_day, stored.manifest.last_day) {
+            (Some(day), _) => day,
+            // Nothing read: nothing to rescore.
+            (None, Some(last)) => last + chrono::Duration::days(1),
+            (None, None) => NaiveDate::MIN,
+        };
+        run_settings.from = Some(settings.from.map_or(from, |f| f.max(from)));
+        inputs_seen = stored.manifest.inputs;
+        runs = stored.manifest.runs + 1;
+        ingested.tables = features::merge(vec![stored.tables, ingested.tables])?;
+    }
+    if options.state.is_some() {
+        ingested.tables = retained(ingested.tables, settings)?;
+    }
+    let settings = &run_settings;
     let table = features::table::actor_days(&ingested.tables)?;
     progress(Progress::Scoring {
         actor_days: table.rows.len(),
@@ -385,6 +507,31 @@ pub fn analyze_with_progress(
         jsonl.push('\n');
     }
     write_atomic(&out.join("alerts.jsonl"), jsonl.as_bytes())?;
+    if let Some(dir) = &options.state {
+        let days = day_range(&ingested.tables)?;
+        // Keys of the last `late_days` UTC days (one more for time zones).
+        let cutoff = days.1.map_or(i32::MIN, |last| {
+            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
+            ((last - epoch).num_days() - settings.late_days as i64 - 1) as i32
+        });
+        inputs_seen.extend(ingested.inputs.iter().map(|p| p.display().to_string()));
+        state::save(
+            dir,
+            &state::Stored {
+                manifest: state::Manifest {
+                    format_version: state::FORMAT_VERSION,
+                    table_settings: state::table_settings(settings),
+                    first_day: days.0,
+                    last_day: days.1,
+                    inputs: inputs_seen,
+                    runs,
+                    written_at: chrono::Utc::now().to_rfc3339(),
+                },
+                tables: ingested.tables.clone(),
+                keys: ingested.dedupe.keys_since(cutoff)?,
+            },
+        )?;
+    }
     let mut notes = Vec::new();
     if options.tickets.is_empty() {
         notes.push("need-to-know judging is off: no --tickets given".to_string());

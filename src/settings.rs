@@ -79,6 +79,11 @@ pub struct Settings {
     /// crosses the alarm threshold about once in this many active days. The
     /// threshold follows from it (Siegmund's approximation).
     pub drip_run_length: f64,
+    /// With `--state`: days of raw-event keys kept so late logs for recent
+    /// days are merged and de-duplicated; input for older days is an error.
+    pub late_days: u32,
+    /// With `--state`: days of history kept (older actor-days are dropped).
+    pub retain_days: u32,
     /// Suppressions of known, human-approved changes (`[[allow]]` tables).
     pub allow: Vec<Allow>,
     /// First day scored and written (inclusive).
@@ -172,6 +177,8 @@ impl Default for Settings {
             ticket_grace_minutes: 60,
             drip_reference: 1.0,
             drip_run_length: 5000.0,
+            late_days: 7,
+            retain_days: 400,
             allow: Vec::new(),
             from: None,
             to: None,
@@ -260,6 +267,12 @@ impl Settings {
             return Err(Error::Usage(
                 "`drip_reference` must be positive and `drip_run_length` at least 10".into(),
             ));
+        }
+        if self.retain_days < self.window_days.max(self.export_window_days) {
+            return Err(Error::Usage(format!(
+                "`retain_days` ({}) must cover the baseline windows ({} and {} days)",
+                self.retain_days, self.window_days, self.export_window_days
+            )));
         }
         let detectors = crate::detect::registry();
         for (i, a) in self.allow.iter().enumerate() {

@@ -695,6 +695,243 @@ mod investigation {
     }
 }
 
+mod nightly {
+    use super::*;
+
+    fn day_files(logs: &Path) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(logs)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Runs `analyze --state` and returns its alerts.
+    fn nightly(inputs: &[&Path], out: &Path, state: &Path, tickets: &Path) -> Vec<Value> {
+        let mut args = vec!["analyze".to_string()];
+        args.extend(inputs.iter().map(|p| p.to_str().unwrap().to_string()));
+        for a in [
+            "--out",
+            out.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            "--tickets",
+            tickets.to_str().unwrap(),
+            "-q",
+        ] {
+            args.push(a.to_string());
+        }
+        let o = leakwatch(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{}", stderr(&o));
+        read_alerts(out)
+    }
+
+    fn run_json(out: &Path) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
+    }
+
+    /// Contract §3: one batch over every day gives the same alerts as one
+    /// run per day on a state; running a day twice changes nothing and
+    /// counts nothing twice; a log split over two nights (rotated at
+    /// another hour than midnight) is merged and its day rescored.
+    #[test]
+    fn one_batch_equals_nightly_runs_idempotent_and_late_logs_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), 30, 24, 6, "insider,vendor-card", "csv");
+        let logs = dir.path().join("logs");
+        let tickets = dir.path().join("tickets.csv");
+        let batch = analyze(
+            &logs,
+            &dir.path().join("batch"),
+            &["--tickets", tickets.to_str().unwrap()],
+        );
+        let files = day_files(&logs);
+        // Day 20's log arrives in two parts: the second with day 21's.
+        let text = std::fs::read_to_string(&files[19]).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let half = lines.len() / 2;
+        let part = |name: &str, rows: &[&str]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, format!("{}\n{}\n", lines[0], rows.join("\n"))).unwrap();
+            p
+        };
+        let early = part("day20-a.csv", &lines[1..half]);
+        let late = part("day20-b.csv", &lines[half..]);
+        let state = dir.path().join("state");
+        let mut nightly_alerts: Vec<Value> = Vec::new();
+        for (i, file) in files.iter().enumerate() {
+            let out = dir.path().join(format!("night{i}"));
+            let inputs: Vec<&Path> = match i {
+                19 => vec![&early],
+                20 => vec![&late, file],
+                _ => vec![file],
+            };
+            let alerts = nightly(&inputs, &out, &state, &tickets);
+            if i == 20 {
+                // The late day is rescored with the new one: its alerts
+                // come again, now from the whole day.
+                let late_day = day_of(file, -1);
+                assert!(alerts
+                    .iter()
+                    .all(|a| a["day"].as_str().unwrap() >= late_day.as_str()));
+                let batch_late: Vec<&Value> = batch
+                    .iter()
+                    .filter(|a| a["day"] == late_day.as_str())
+                    .collect();
+                let again: Vec<&Value> = alerts
+                    .iter()
+                    .filter(|a| a["day"] == late_day.as_str())
+                    .collect();
+                assert_eq!(again, batch_late);
+                nightly_alerts.retain(|a| a["day"].as_str().unwrap() < late_day.as_str());
+            }
+            if i == 10 {
+                // The same night again: the same alerts, nothing counted twice.
+                let again = nightly(&[file], &dir.path().join("again"), &state, &tickets);
+                assert_eq!(again, alerts);
+                let run = run_json(&dir.path().join("again"));
+                assert_eq!(run["counts"]["events"], 0);
+                assert!(run["counts"]["duplicates"].as_u64().unwrap() > 100);
+            }
+            nightly_alerts.extend(alerts);
+        }
+        assert!(batch.iter().any(|a| a["actor"] == "vendor-chatwidget"));
+        assert_eq!(nightly_alerts.len(), batch.len());
+        assert_eq!(nightly_alerts, batch, "nightly runs equal one batch");
+    }
+
+    fn day_of(file: &Path, offset: i64) -> String {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let day = chrono::NaiveDate::parse_from_str(&name[..10], "%Y-%m-%d").unwrap();
+        (day + chrono::Duration::days(offset)).to_string()
+    }
+
+    /// Input older than `late_days` is refused (naming --rebuild), a state
+    /// built with another time zone is refused, `--rebuild` rebuilds; a
+    /// second run on a locked state exits 75 naming the holder; a crash
+    /// while a new version was being written leaves the old one usable.
+    #[test]
+    fn state_refuses_what_it_cannot_do_and_survives_crashes_and_contention() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), 30, 20, 8, "none", "parquet");
+        let logs = dir.path().join("logs");
+        let tickets = dir.path().join("tickets.csv");
+        let files = day_files(&logs);
+        let state = dir.path().join("state");
+        let out = dir.path().join("out");
+        let first: Vec<&Path> = files[..18].iter().map(PathBuf::as_path).collect();
+        nightly(&first, &out, &state, &tickets);
+        let run = |extra: &[&str], input: &Path| {
+            let mut args = vec![
+                "analyze",
+                input.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--state",
+                state.to_str().unwrap(),
+                "-q",
+            ];
+            args.extend_from_slice(extra);
+            leakwatch(&args)
+        };
+        // Day 2 is more than 7 days before the state's last day.
+        let o = run(&[], &files[1]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            stderr(&o).contains("late_days") && stderr(&o).contains("--rebuild"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(
+            !out.join("run.json").exists(),
+            "a failed run leaves no run.json"
+        );
+        // Another time zone would mix day boundaries.
+        let o = run(&["--timezone", "Asia/Tokyo"], &files[18]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains("other settings"), "{}", stderr(&o));
+        // A crash while writing a new version: a half-written version and a
+        // dangling temporary link are left behind; the state still loads.
+        std::fs::create_dir_all(state.join("v-0-1")).unwrap();
+        std::fs::write(state.join("v-0-1").join("actor_days.parquet"), "partial").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("v-0-1", state.join("current.tmp-1")).unwrap();
+        let o = run(&[], &files[18]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            !state.join("v-0-1").exists(),
+            "the leftover version is cleaned up"
+        );
+        // Lock contention: another process holds the lock.
+        let lock = std::fs::OpenOptions::new()
+            .write(true)
+            .open(state.join("lock"))
+            .unwrap();
+        lock.try_lock().unwrap();
+        let o = run(&[], &files[19]);
+        assert_eq!(o.status.code(), Some(75), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("locked by another run (pid"),
+            "{}",
+            stderr(&o)
+        );
+        drop(lock);
+        // --rebuild from the inputs given.
+        let o = run(&["--rebuild"], &logs);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let manifest = std::fs::read_link(state.join("current")).unwrap();
+        let manifest: Value = serde_json::from_str(
+            &std::fs::read_to_string(state.join(manifest).join("manifest.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(manifest["runs"], 1);
+        assert_eq!(manifest["last_day"], "2024-01-20");
+    }
+
+    /// kill -9 at an arbitrary moment of a run leaves the previous state
+    /// intact and usable.
+    #[test]
+    #[cfg(unix)]
+    fn a_run_killed_midway_leaves_the_previous_state_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), 60, 24, 9, "none", "parquet");
+        let logs = dir.path().join("logs");
+        let tickets = dir.path().join("tickets.csv");
+        let files = day_files(&logs);
+        let state = dir.path().join("state");
+        let first: Vec<&Path> = files[..20].iter().map(PathBuf::as_path).collect();
+        nightly(&first, &dir.path().join("o1"), &state, &tickets);
+        let before = std::fs::read_link(state.join("current")).unwrap();
+        for delay_ms in [50u64, 300, 900] {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_leakwatch"))
+                .args([
+                    "analyze",
+                    logs.to_str().unwrap(),
+                    "--out",
+                    dir.path().join("killed").to_str().unwrap(),
+                    "--state",
+                    state.to_str().unwrap(),
+                    "--rebuild",
+                    "-q",
+                ])
+                .spawn()
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            let _ = child.kill();
+            let _ = child.wait();
+            let now = std::fs::read_link(state.join("current")).unwrap();
+            // Either the old version or a complete new one.
+            assert!(state.join(&now).join("manifest.json").exists());
+            if now == before {
+                assert!(state.join(&before).join("actor_days.parquet").exists());
+            }
+        }
+        let last: Vec<&Path> = files[20..21].iter().map(PathBuf::as_path).collect();
+        nightly(&last, &dir.path().join("o2"), &state, &tickets);
+    }
+}
+
 mod contract {
     use super::*;
 

@@ -30,6 +30,16 @@ pub struct AnalyzeArgs {
     #[arg(long, value_hint = clap::ValueHint::FilePath, help_heading = "Input")]
     pub quarantine: Option<PathBuf>,
 
+    /// Keep what later runs need in DIR (feature tables, recent event keys, a
+    /// manifest): a nightly run over only yesterday's file then scores it
+    /// against the whole history kept there. See the README.
+    #[arg(long, value_hint = clap::ValueHint::DirPath, env = "LEAKWATCH_STATE", help_heading = "State")]
+    pub state: Option<PathBuf>,
+
+    /// Rebuild the state from the inputs given, discarding what it held.
+    #[arg(long, requires = "state", help_heading = "State")]
+    pub rebuild: bool,
+
     /// Print nothing but errors (the table and summary are skipped).
     #[arg(long, short)]
     pub quiet: bool,
@@ -43,6 +53,8 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         tickets: args.input.tickets(),
         out: args.out.clone(),
         quarantine: args.quarantine.clone(),
+        state: args.state.clone(),
+        rebuild: args.rebuild,
     };
     let mut progress = super::progress::ProgressLine::new(!args.quiet);
     let analysis =

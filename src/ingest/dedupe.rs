@@ -42,6 +42,40 @@ pub struct Deduplicator {
 }
 
 impl Deduplicator {
+    /// A de-duplicator that remembers the keys (`_utc_day`, `_key`) of
+    /// events seen by earlier runs.
+    pub fn seeded(keys: DataFrame) -> Result<Deduplicator> {
+        let days: HashSet<i32> = keys
+            .column(UTC_DAY)?
+            .unique()?
+            .i32()?
+            .into_no_null_iter()
+            .collect();
+        Ok(Deduplicator {
+            seen: vec![(days, keys)],
+            dropped: 0,
+        })
+    }
+
+    /// The keys of every event seen on UTC days from `first_day` (days since
+    /// the epoch) on, for a later run.
+    pub fn keys_since(&self, first_day: i32) -> Result<DataFrame> {
+        let frames: Vec<LazyFrame> = self
+            .seen
+            .iter()
+            .map(|(_, keys)| keys.clone().lazy())
+            .collect();
+        if frames.is_empty() {
+            return Ok(DataFrame::new_infer_height(vec![
+                Column::new_empty(UTC_DAY.into(), &DataType::Int32),
+                Column::new_empty(KEY.into(), &DataType::UInt64),
+            ])?);
+        }
+        Ok(concat(frames, UnionArgs::default())?
+            .filter(col(UTC_DAY).gt_eq(lit(first_day)))
+            .collect()?)
+    }
+
     /// Returns `events` without rows already seen (in this batch or earlier ones).
     /// Only the keys are deduplicated; the events themselves are gathered
     /// again only when something was dropped (usually nothing is).
