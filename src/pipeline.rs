@@ -291,11 +291,24 @@ fn local_day(utc: NaiveDateTime, settings: &Settings) -> NaiveDate {
 
 /// First and last day of the actor-day table.
 fn day_range(tables: &FeatureTables) -> Result<(Option<NaiveDate>, Option<NaiveDate>)> {
-    let days = features::table::actor_days(tables)?;
-    Ok((
-        days.rows.first().map(|r| r.day),
-        days.rows.last().map(|r| r.day),
-    ))
+    let bounds = tables
+        .actor_days
+        .clone()
+        .lazy()
+        .select([
+            col(schema::DAY).min().cast(DataType::Int32).alias("first"),
+            col(schema::DAY).max().cast(DataType::Int32).alias("last"),
+        ])
+        .collect()?;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
+    let day = |c: &str| -> Result<Option<NaiveDate>> {
+        Ok(bounds
+            .column(c)?
+            .i32()?
+            .get(0)
+            .map(|d| epoch + chrono::Duration::days(d as i64)))
+    };
+    Ok((day("first")?, day("last")?))
 }
 
 /// The tables without days older than `retain_days` before the last one.
@@ -468,7 +481,7 @@ pub fn analyze_with_progress(
         run_settings.from = Some(settings.from.map_or(from, |f| f.max(from)));
         inputs_seen = stored.manifest.inputs;
         runs = stored.manifest.runs + 1;
-        ingested.tables = features::merge(vec![stored.tables, ingested.tables])?;
+        ingested.tables = features::merge_from(stored.tables, ingested.tables, from)?;
     }
     if options.state.is_some() {
         ingested.tables = retained(ingested.tables, settings)?;

@@ -347,6 +347,72 @@ fn last_team_and_kind(team_ts: &str, kind_ts: &str) -> [Expr; 4] {
     ]
 }
 
+/// Merges new tables into stored ones where only days from `first_new`
+/// on can hold new events: earlier stored rows are kept as they are, and
+/// only the rest is re-aggregated (a nightly run then merges a day, not the
+/// history).
+pub fn merge_from(
+    stored: FeatureTables,
+    new: FeatureTables,
+    first_new: chrono::NaiveDate,
+) -> Result<FeatureTables> {
+    let split = |frame: DataFrame| -> Result<(DataFrame, DataFrame)> {
+        let before = frame
+            .clone()
+            .lazy()
+            .filter(col(DAY).lt(lit(first_new)))
+            .collect()?;
+        let after = frame
+            .lazy()
+            .filter(col(DAY).gt_eq(lit(first_new)))
+            .collect()?;
+        Ok((before, after))
+    };
+    let (ad_old, ad_new) = split(stored.actor_days)?;
+    let (h_old, h_new) = split(stored.hours)?;
+    let (i_old, i_new) = split(stored.items)?;
+    let (c_old, c_new) = split(stored.customers)?;
+    let (t_old, t_new) = match stored.ticket_use {
+        Some(t) => {
+            let (a, b) = split(t)?;
+            (Some(a), Some(b))
+        }
+        None => (None, None),
+    };
+    let recent = merge(vec![
+        FeatureTables {
+            actor_days: ad_new,
+            hours: h_new,
+            items: i_new,
+            customers: c_new,
+            ticket_use: t_new,
+        },
+        new,
+    ])?;
+    let stack = |old: DataFrame, recent: &DataFrame| -> Result<DataFrame> {
+        let columns: Vec<Expr> = old
+            .get_column_names()
+            .iter()
+            .map(|c| col(c.as_str()))
+            .collect();
+        Ok(concat(
+            [old.lazy(), recent.clone().lazy().select(columns)],
+            UnionArgs::default(),
+        )?
+        .collect()?)
+    };
+    Ok(FeatureTables {
+        actor_days: stack(ad_old, &recent.actor_days)?,
+        hours: stack(h_old, &recent.hours)?,
+        items: stack(i_old, &recent.items)?,
+        customers: stack(c_old, &recent.customers)?,
+        ticket_use: match (t_old, &recent.ticket_use) {
+            (Some(old), Some(recent)) => Some(stack(old, recent)?),
+            _ => None,
+        },
+    })
+}
+
 /// Merges the tables of several chunks: an actor-day split across files
 /// becomes one row, with the last `team` and `actor_kind` of the day.
 pub fn merge(parts: Vec<FeatureTables>) -> Result<FeatureTables> {
