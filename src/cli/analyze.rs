@@ -14,7 +14,7 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Output directory for alerts.jsonl and run.json.
+    /// Output directory for alerts.jsonl, report.html and run.json.
     #[arg(long, default_value = "leakwatch-out", value_hint = clap::ValueHint::DirPath, env = "LEAKWATCH_OUT", help_heading = "Output")]
     pub out: PathBuf,
 

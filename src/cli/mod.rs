@@ -30,7 +30,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Score access logs and write alerts.jsonl, run.json and a ranked table.
+    /// Score access logs and write alerts.jsonl, report.html, run.json and a ranked table.
     Analyze(analyze::AnalyzeArgs),
     /// Validate access logs without analysing them (exit 1 if any row would be rejected).
     Check(check::CheckArgs),
