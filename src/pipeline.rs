@@ -428,13 +428,15 @@ pub fn analyze_with_progress(
         _ => None,
     };
     if let (Some(dir), Some(stored)) = (&options.state, &stored) {
-        if stored.manifest.table_settings != state::table_settings(settings) {
+        if stored.manifest.table_settings
+            != state::table_settings(settings, !options.tickets.is_empty())
+        {
             return Err(Error::StateMismatch {
                 path: dir.clone(),
                 reason: format!(
-                    "built with other settings for time zone, sensitive fields, column or value maps or ticket grace ({}); this run has {}",
+                    "built with other settings for tickets, time zone, sensitive fields, column or value maps or ticket grace ({}); this run has {}",
                     stored.manifest.table_settings,
-                    state::table_settings(settings)
+                    state::table_settings(settings, !options.tickets.is_empty())
                 ),
             });
         }
@@ -533,7 +535,7 @@ pub fn analyze_with_progress(
             &state::Stored {
                 manifest: state::Manifest {
                     format_version: state::FORMAT_VERSION,
-                    table_settings: state::table_settings(settings),
+                    table_settings: state::table_settings(settings, !options.tickets.is_empty()),
                     first_day: days.0,
                     last_day: days.1,
                     inputs: inputs_seen,

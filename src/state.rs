@@ -10,7 +10,7 @@
 //! events would, and a change of a scoring setting applies to the whole
 //! history at once. Only the settings that shape the tables (time zone,
 //! sensitive fields and resources, column and value maps, ticket grace)
-//! must match the state's.
+//! must match the state's, and so must whether `--tickets` is given.
 //!
 //! Layout: `DIR/v-<nanos>-<pid>/` holds one complete version; `DIR/current`
 //! is a symbolic link to it, replaced atomically (a new link renamed over
@@ -118,9 +118,11 @@ pub struct Manifest {
 }
 
 /// The settings that shape the stored tables (the rest only shape scoring,
-/// which every run redoes over the whole history).
-pub fn table_settings(settings: &Settings) -> serde_json::Value {
+/// which every run redoes over the whole history), and whether tickets are
+/// given: a history judged for need-to-know cannot take a night without.
+pub fn table_settings(settings: &Settings, tickets: bool) -> serde_json::Value {
     serde_json::json!({
+        "tickets": tickets,
         "timezone": settings.timezone,
         "sensitive_fields": settings.sensitive_fields,
         "sensitive_resources": settings.sensitive_resources,

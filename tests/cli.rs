@@ -836,7 +836,7 @@ mod nightly {
             leakwatch(&args)
         };
         // Day 2 is more than 7 days before the state's last day.
-        let o = run(&[], &files[1]);
+        let o = run(&["--tickets", tickets.to_str().unwrap()], &files[1]);
         assert_eq!(o.status.code(), Some(1));
         assert!(
             stderr(&o).contains("late_days") && stderr(&o).contains("--rebuild"),
@@ -847,17 +847,22 @@ mod nightly {
             !out.join("run.json").exists(),
             "a failed run leaves no run.json"
         );
-        // Another time zone would mix day boundaries.
+        // Another time zone would mix day boundaries; a night without the
+        // tickets the history was judged with would turn need-to-know off.
         let o = run(&["--timezone", "Asia/Tokyo"], &files[18]);
         assert_eq!(o.status.code(), Some(1));
         assert!(stderr(&o).contains("other settings"), "{}", stderr(&o));
+        let o = run(&[], &files[18]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains("\"tickets\":true"), "{}", stderr(&o));
+        let tickets_arg = tickets.to_str().unwrap();
         // A crash while writing a new version: a half-written version and a
         // dangling temporary link are left behind; the state still loads.
         std::fs::create_dir_all(state.join("v-0-1")).unwrap();
         std::fs::write(state.join("v-0-1").join("actor_days.parquet"), "partial").unwrap();
         #[cfg(unix)]
         std::os::unix::fs::symlink("v-0-1", state.join("current.tmp-1")).unwrap();
-        let o = run(&[], &files[18]);
+        let o = run(&["--tickets", tickets_arg], &files[18]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(
             !state.join("v-0-1").exists(),
@@ -869,7 +874,7 @@ mod nightly {
             .open(state.join("lock"))
             .unwrap();
         lock.try_lock().unwrap();
-        let o = run(&[], &files[19]);
+        let o = run(&["--tickets", tickets_arg], &files[19]);
         assert_eq!(o.status.code(), Some(75), "{}", stderr(&o));
         assert!(
             stderr(&o).contains("locked by another run (pid"),
