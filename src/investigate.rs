@@ -10,6 +10,11 @@
 //!   access, accesses, fields read, clients used and whether the actor's own
 //!   ticket covered it; plus the window's exports and searches with their
 //!   row counts (a bulk export does not name its customers).
+//!
+//! With a state (`--state DIR`), the history comes from the state instead
+//! of the logs; the logs, when given too, are read only for what the state
+//! does not keep (the fields, clients, addresses and actions of each
+//! customer, and the exports and searches).
 
 use std::path::PathBuf;
 
@@ -25,6 +30,7 @@ use crate::report::files::write_atomic;
 use crate::report::{self, Alert};
 use crate::schema::*;
 use crate::settings::Settings;
+use crate::state;
 
 /// What to investigate.
 #[derive(Debug, Clone)]
@@ -33,6 +39,7 @@ pub struct InvestigateOptions {
     pub inputs: Vec<String>,
     pub tickets: Vec<String>,
     pub out: PathBuf,
+    pub state: Option<PathBuf>,
 }
 
 /// One day of the actor's timeline.
@@ -77,14 +84,29 @@ pub fn investigate(options: &InvestigateOptions, settings: &Settings) -> Result<
         to: None,
         ..settings.clone()
     };
-    let ingested = pipeline::ingest(&options.inputs, &options.tickets, &scoring_settings)?;
-    if !ingested.rejected.is_empty() {
-        return Err(Error::BadValues {
-            total: ingested.rejected.len(),
-            shown: ingested.rejected.into_iter().take(10).collect(),
-        });
-    }
-    let scored = pipeline::alerts(&ingested, &scoring_settings)?;
+    let (tables, tickets_known) = match &options.state {
+        Some(dir) => {
+            // The lock keeps a nightly run from removing the version read.
+            let _lock = state::lock(dir)?;
+            let stored = state::load(dir)?.ok_or_else(|| Error::StateMismatch {
+                path: dir.clone(),
+                reason: "holds no state yet".into(),
+            })?;
+            let tickets = stored.tables.ticket_use.is_some();
+            (stored.tables, tickets)
+        }
+        None => {
+            let ingested = pipeline::ingest(&options.inputs, &options.tickets, &scoring_settings)?;
+            if !ingested.rejected.is_empty() {
+                return Err(Error::BadValues {
+                    total: ingested.rejected.len(),
+                    shown: ingested.rejected.into_iter().take(10).collect(),
+                });
+            }
+            (ingested.tables, !options.tickets.is_empty())
+        }
+    };
+    let scored = pipeline::score_tables(&tables, &scoring_settings)?;
     let Some(actor) = scored.table.actors.iter().position(|a| *a == options.actor) else {
         return Err(Error::Usage(format!(
             "actor `{}` does not appear in the logs given",
@@ -117,9 +139,16 @@ pub fn investigate(options: &InvestigateOptions, settings: &Settings) -> Result<
             settings.to.or(mine.max()).unwrap_or(NaiveDate::MAX),
         )
     });
-    let events = actor_events(options, &scoring_settings, listed)?;
-    let tickets_known = !options.tickets.is_empty();
-    let customers = blast_radius(&events, &ingested.tables.customers, &options.actor, listed)?;
+    let events = if options.inputs.is_empty() {
+        None
+    } else {
+        Some(actor_events(options, &scoring_settings, listed)?)
+    };
+    let customers = match &events {
+        Some(events) => blast_radius(events, &tables.customers, &options.actor, listed)?,
+        None => kept_blast_radius(&tables.customers, &options.actor, listed)?,
+    };
+    let events = events.unwrap_or_else(DataFrame::empty);
     let activity = exports_and_searches(&events)?;
     let out = &options.out;
     std::fs::create_dir_all(out).map_err(|e| Error::Write {
@@ -298,6 +327,50 @@ fn blast_radius(
             [col(CUSTOMER_ID)],
             JoinArgs::new(JoinType::Left),
         )
+        .sort(
+            ["first_access", CUSTOMER_ID],
+            SortMultipleOptions::default(),
+        )
+        .collect()?)
+}
+
+/// The blast radius from the state's customer table alone: when, how often
+/// and whether covered, without what the state does not keep.
+fn kept_blast_radius(
+    customer_days: &DataFrame,
+    actor: &str,
+    (first, last): (NaiveDate, NaiveDate),
+) -> Result<DataFrame> {
+    let not_kept = || lit("not kept in the state: give the logs too");
+    Ok(customer_days
+        .clone()
+        .lazy()
+        .filter(
+            col(ACTOR)
+                .eq(lit(actor))
+                .and(col(DAY).gt_eq(lit(first)))
+                .and(col(DAY).lt_eq(lit(last))),
+        )
+        .group_by([col(CUSTOMER_ID)])
+        .agg([
+            col(features::FIRST_TS).min().alias("first_access"),
+            col(features::LAST_TS).max().alias("last_access"),
+            col(features::ACCESSES)
+                .sum()
+                .cast(DataType::Int64)
+                .alias("accesses"),
+            len().cast(DataType::Int64).alias("days"),
+            col(COVERED)
+                .cast(DataType::Int64)
+                .sum()
+                .alias("covered_days"),
+        ])
+        .with_columns([
+            not_kept().alias("actions"),
+            not_kept().alias("fields"),
+            not_kept().alias("clients"),
+            not_kept().alias("source_ips"),
+        ])
         .sort(
             ["first_access", CUSTOMER_ID],
             SortMultipleOptions::default(),

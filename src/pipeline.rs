@@ -339,8 +339,18 @@ pub fn alerts(ingested: &Ingested, settings: &Settings) -> Result<Scored> {
 }
 
 fn score(ingested: &Ingested, table: ActorDays, settings: &Settings) -> Result<Scored> {
+    score_table(&ingested.tables, table, settings)
+}
+
+/// Scores feature tables (from inputs or from a state) into alerts.
+pub fn score_tables(tables: &FeatureTables, settings: &Settings) -> Result<Scored> {
+    let table = features::table::actor_days(tables)?;
+    score_table(tables, table, settings)
+}
+
+fn score_table(tables: &FeatureTables, table: ActorDays, settings: &Settings) -> Result<Scored> {
     let verdicts = scoring::verdicts(&table, settings);
-    let alerts = report::alerts(&table, &verdicts, &ingested.tables, settings)?;
+    let alerts = report::alerts(&table, &verdicts, tables, settings)?;
     Ok(Scored {
         table,
         verdicts,

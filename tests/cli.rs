@@ -678,6 +678,47 @@ mod investigation {
         let onset_day = timeline.iter().find(|r| r["day"] == onset).unwrap();
         assert!(!onset_day["severity"].is_empty(), "{onset_day:?}");
         assert!(out.join("report.html").exists() && out.join("activity.csv").exists());
+        // From a state, the same customers with the same coverage; the
+        // fields need the logs.
+        let state = dir.path().join("state");
+        let tickets = dir.path().join("tickets.csv");
+        let o = leakwatch(&[
+            "analyze",
+            logs.to_str().unwrap(),
+            "--tickets",
+            tickets.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            "--out",
+            dir.path().join("o").to_str().unwrap(),
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let from_state = dir.path().join("inv-state");
+        let o = leakwatch(&[
+            "investigate",
+            actor,
+            "--state",
+            state.to_str().unwrap(),
+            "--out",
+            from_state.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let kept = read_csv(&from_state.join("customers.csv"));
+        let pick =
+            |rows: &[std::collections::HashMap<String, String>]| -> Vec<(String, String, String)> {
+                rows.iter()
+                    .map(|r| {
+                        (
+                            r["customer_id"].clone(),
+                            r["accesses"].clone(),
+                            r["own_ticket"].clone(),
+                        )
+                    })
+                    .collect()
+            };
+        assert_eq!(pick(&kept), pick(&rows));
+        assert!(kept[0]["fields"].contains("not kept"));
         // An actor not in the logs is a usage error.
         let o = leakwatch(&[
             "investigate",

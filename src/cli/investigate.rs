@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use clap::Args;
 
 use super::InputArgs;
+use crate::error::Error;
 use crate::error::Result;
 use crate::investigate::{self, InvestigateOptions};
 
@@ -14,8 +15,27 @@ pub struct InvestigateArgs {
     /// The actor, exactly as in the logs.
     pub actor: String,
 
-    #[command(flatten)]
-    pub input: InputArgs,
+    /// Access-log files, directories or globs. With --state, optional and
+    /// read only for each customer's fields, clients and addresses and for
+    /// the exports and searches (the state does not keep them).
+    #[arg(value_hint = clap::ValueHint::AnyPath)]
+    pub paths: Vec<String>,
+
+    /// Read the history from a state built by `analyze --state`.
+    #[arg(long, value_hint = clap::ValueHint::DirPath, env = "LEAKWATCH_STATE", help_heading = "Input")]
+    pub state: Option<PathBuf>,
+
+    /// Ticket-assignment snapshot (file, directory or glob), for need-to-know judging.
+    #[arg(long, value_hint = clap::ValueHint::AnyPath, env = "LEAKWATCH_TICKETS", help_heading = "Input")]
+    pub tickets: Option<String>,
+
+    /// TOML config: thresholds, windows, `[columns]` and `[values.*]` mappings.
+    #[arg(long, value_hint = clap::ValueHint::FilePath, env = "LEAKWATCH_CONFIG", help_heading = "Input")]
+    pub config: Option<PathBuf>,
+
+    /// IANA time zone for days and hours (default UTC), e.g. `Europe/Oslo`.
+    #[arg(long, env = "LEAKWATCH_TIMEZONE", help_heading = "Input")]
+    pub timezone: Option<String>,
 
     /// Output directory for timeline.csv, customers.csv, activity.csv and report.html.
     #[arg(long, default_value = "leakwatch-investigation", value_hint = clap::ValueHint::DirPath, help_heading = "Output")]
@@ -31,12 +51,24 @@ pub struct InvestigateArgs {
 }
 
 pub fn run(args: InvestigateArgs) -> Result<()> {
-    let settings = args.input.settings(args.from, args.to)?;
+    if args.paths.is_empty() && args.state.is_none() {
+        return Err(Error::Usage(
+            "give the logs (PATH...) or a state (--state DIR) to investigate".into(),
+        ));
+    }
+    let input = InputArgs {
+        paths: args.paths.clone(),
+        tickets: args.tickets.clone(),
+        config: args.config.clone(),
+        timezone: args.timezone.clone(),
+    };
+    let settings = input.settings(args.from, args.to)?;
     let options = InvestigateOptions {
         actor: args.actor.clone(),
-        inputs: args.input.paths.clone(),
-        tickets: args.input.tickets(),
+        inputs: args.paths.clone(),
+        tickets: input.tickets(),
         out: args.out.clone(),
+        state: args.state.clone(),
     };
     let found = investigate::investigate(&options, &settings)?;
     println!(
