@@ -1399,6 +1399,37 @@ mod contract {
         assert!(!page.contains("<script"), "{page}");
         assert!(page.contains("<svg"), "a chart for the flagged actor");
     }
+
+    /// Customer ids and fields from a log land in `customers.csv` without
+    /// becoming spreadsheet formulas.
+    #[test]
+    fn investigation_csv_neutralises_formulas_from_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut csv = String::from("ts,actor,action,customer_id,fields\n");
+        for day in 1..=3 {
+            csv.push_str(&format!(
+                "2024-01-0{day} 10:00:00,a,view,\"=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",@SUM(A1)\n"
+            ));
+            csv.push_str(&format!("2024-01-0{day} 11:00:00,a,view,c-2,+1\n"));
+        }
+        let logs = write(dir.path(), "a.csv", &csv);
+        let out = dir.path().join("inv");
+        let o = leakwatch(&[
+            "investigate",
+            "a",
+            logs.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = std::fs::read_to_string(out.join("customers.csv")).unwrap();
+        assert!(text.contains("\"'=HYPERLINK("), "{text}");
+        assert!(text.contains("'@sum(a1)"), "{text}");
+        assert!(text.contains("'+1"), "{text}");
+        for line in text.lines().skip(1) {
+            assert!(!line.starts_with('=') && !line.starts_with("\"="), "{line}");
+        }
+    }
 }
 
 mod causality {
