@@ -6,6 +6,7 @@
 //! the combination. Plain Rust over actor-days (never over events).
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 
 use crate::baseline::Baselines;
 use crate::detect::combine::{benjamini_hochberg, cauchy_combination, Severity};
@@ -79,9 +80,10 @@ pub fn verdicts(table: &ActorDays, settings: &Settings) -> Vec<Verdict> {
         let end = start + rows[start..].iter().take_while(|r| r.day == day).count();
         let today: Vec<usize> = (start..end).collect();
         let baselines = engine.for_day(day, &today);
+        // Actor-days of one day are judged in parallel; the order is kept.
         let mut day_verdicts: Vec<Verdict> = today
-            .iter()
-            .zip(&baselines)
+            .par_iter()
+            .zip(baselines.par_iter())
             .map(|(&i, baseline)| {
                 let (suppressed, mut findings): (Vec<Finding>, Vec<Finding>) = detectors
                     .iter()

@@ -19,6 +19,7 @@ pub mod peers;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate, Weekday};
+use rayon::prelude::*;
 
 pub use drip::{Cusum, DripRule};
 pub use models::{CountModel, PeerCount, ShareModel};
@@ -308,7 +309,7 @@ impl<'r> Baselines<'r> {
         }
         let peers = peers::PeerStats::build(self, day);
         let mut out: Vec<Baseline> = today
-            .iter()
+            .par_iter()
             .map(|&i| self.baseline(&self.rows[i], day, &peers))
             .collect();
         self.adjust_for_team_surge(today, &mut out);

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 
 use super::{add_hours, is_weekend, Baselines, Count, PeerCount, Share, SHARES};
 use crate::features::{ItemKind, Segment};
@@ -241,8 +242,9 @@ impl PeerStats {
             members.entry("all".into()).or_default().push(a);
             group.insert(a, g);
         }
+        // Members are summarised in parallel (each from its own history).
         let summaries: HashMap<usize, MemberSummary> = active
-            .iter()
+            .par_iter()
             .map(|&a| (a, summary(engine, a, day)))
             .collect();
         let stats = members
