@@ -4,7 +4,7 @@
 //! assignee, so a ticket handed over later reads as foreign: the peers'
 //! handovers set the usual rate. Off without `--tickets`.
 
-use super::{share_finding, Detector, Finding};
+use super::{judge_share, Detector, Finding};
 use crate::baseline::{Baseline, Share};
 use crate::features::ActorDay;
 
@@ -15,17 +15,13 @@ impl Detector for ForeignTicket {
         "foreign_ticket"
     }
     fn evaluate(&self, today: &ActorDay, baseline: &Baseline) -> Option<Finding> {
-        let model = baseline.shares[Share::ForeignTicket.index()]?;
-        let (k, n) = Share::ForeignTicket.of(today)?;
-        if n <= 0.0 {
-            return None;
-        }
-        Some(share_finding(
+        judge_share(
             self.name(),
-            &model,
-            (k, n),
+            Share::ForeignTicket,
+            today,
+            baseline,
             "ticket citations name someone else's ticket",
-        ))
+        )
     }
 }
 

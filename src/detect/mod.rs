@@ -115,6 +115,23 @@ pub(crate) fn share_finding(
     }
 }
 
+/// The finding of a share detector: `share`'s (k, n) today against its
+/// model, `None` when either is missing or nothing was counted.
+pub(crate) fn judge_share(
+    detector: &'static str,
+    share: crate::baseline::Share,
+    today: &ActorDay,
+    baseline: &Baseline,
+    what: &str,
+) -> Option<Finding> {
+    let model = baseline.shares[share.index()]?;
+    let (k, n) = share.of(today)?;
+    if n <= 0.0 {
+        return None;
+    }
+    Some(share_finding(detector, &model, (k, n), what))
+}
+
 /// Formats a share as a percentage with sensible precision.
 pub(crate) fn percent(x: f64) -> String {
     let p = 100.0 * x;

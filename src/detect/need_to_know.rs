@@ -5,7 +5,7 @@
 //! binomial over hundreds of customers overconfident). Off without
 //! `--tickets`.
 
-use super::{share_finding, Detector, Finding};
+use super::{judge_share, Detector, Finding};
 use crate::baseline::{Baseline, Share};
 use crate::features::ActorDay;
 
@@ -16,17 +16,13 @@ impl Detector for NeedToKnow {
         "need_to_know"
     }
     fn evaluate(&self, today: &ActorDay, baseline: &Baseline) -> Option<Finding> {
-        let model = baseline.shares[Share::Uncovered.index()]?;
-        let (k, n) = Share::Uncovered.of(today)?;
-        if n <= 0.0 {
-            return None;
-        }
-        Some(share_finding(
+        judge_share(
             self.name(),
-            &model,
-            (k, n),
+            Share::Uncovered,
+            today,
+            baseline,
             "customers touched without an own ticket",
-        ))
+        )
     }
 }
 

@@ -2,7 +2,7 @@
 //! field or resource, against the actor's usual share (beta-binomial, shrunk
 //! toward the peers' share).
 
-use super::{share_finding, Detector, Finding};
+use super::{judge_share, Detector, Finding};
 use crate::baseline::{Baseline, Share};
 use crate::features::ActorDay;
 
@@ -13,17 +13,13 @@ impl Detector for SensitiveShare {
         "sensitive_share"
     }
     fn evaluate(&self, today: &ActorDay, baseline: &Baseline) -> Option<Finding> {
-        let model = baseline.shares[Share::Sensitive.index()]?;
-        let (k, n) = Share::Sensitive.of(today)?;
-        if n <= 0.0 {
-            return None;
-        }
-        Some(share_finding(
+        judge_share(
             self.name(),
-            &model,
-            (k, n),
+            Share::Sensitive,
+            today,
+            baseline,
             "events read sensitive fields",
-        ))
+        )
     }
 }
 
