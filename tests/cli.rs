@@ -935,6 +935,39 @@ mod nightly {
         assert_eq!(manifest["last_day"], "2024-01-20");
     }
 
+    /// `retain_days` bounds the history a state keeps.
+    #[test]
+    fn retention_drops_days_older_than_retain_days() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), 30, 20, 10, "none", "parquet");
+        let config = dir.path().join("short.toml");
+        std::fs::write(
+            &config,
+            "window_days = 5\nexport_window_days = 5\nretain_days = 12\n",
+        )
+        .unwrap();
+        let state = dir.path().join("state");
+        let o = leakwatch(&[
+            "analyze",
+            dir.path().join("logs").to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            dir.path().join("out").to_str().unwrap(),
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let version = std::fs::read_link(state.join("current")).unwrap();
+        let manifest: Value = serde_json::from_str(
+            &std::fs::read_to_string(state.join(version).join("manifest.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(manifest["last_day"], "2024-01-20");
+        assert_eq!(manifest["first_day"], "2024-01-09");
+    }
+
     /// kill -9 at an arbitrary moment of a run leaves the previous state
     /// intact and usable.
     #[test]
