@@ -303,15 +303,7 @@ fn blast_radius(
             joined(CLIENT).alias("clients"),
             joined(SOURCE_IP).alias("source_ips"),
         ]);
-    let coverage = customer_days
-        .clone()
-        .lazy()
-        .filter(
-            col(ACTOR)
-                .eq(lit(actor))
-                .and(col(DAY).gt_eq(lit(first)))
-                .and(col(DAY).lt_eq(lit(last))),
-        )
+    let coverage = actor_window(customer_days, actor, (first, last))
         .group_by([col(CUSTOMER_ID)])
         .agg([
             col(COVERED)
@@ -334,6 +326,20 @@ fn blast_radius(
         .collect()?)
 }
 
+/// The actor's rows of the actor-day-customer table within the window.
+fn actor_window(
+    customer_days: &DataFrame,
+    actor: &str,
+    (first, last): (NaiveDate, NaiveDate),
+) -> LazyFrame {
+    customer_days.clone().lazy().filter(
+        col(ACTOR)
+            .eq(lit(actor))
+            .and(col(DAY).gt_eq(lit(first)))
+            .and(col(DAY).lt_eq(lit(last))),
+    )
+}
+
 /// The blast radius from the state's customer table alone: when, how often
 /// and whether covered, without what the state does not keep.
 fn kept_blast_radius(
@@ -342,15 +348,7 @@ fn kept_blast_radius(
     (first, last): (NaiveDate, NaiveDate),
 ) -> Result<DataFrame> {
     let not_kept = || lit("not kept in the state: give the logs too");
-    Ok(customer_days
-        .clone()
-        .lazy()
-        .filter(
-            col(ACTOR)
-                .eq(lit(actor))
-                .and(col(DAY).gt_eq(lit(first)))
-                .and(col(DAY).lt_eq(lit(last))),
-        )
+    Ok(actor_window(customer_days, actor, (first, last))
         .group_by([col(CUSTOMER_ID)])
         .agg([
             col(features::FIRST_TS).min().alias("first_access"),

@@ -335,10 +335,6 @@ fn retained(tables: FeatureTables, settings: &Settings) -> Result<FeatureTables>
 /// Scores ingested tables into alerts.
 pub fn alerts(ingested: &Ingested, settings: &Settings) -> Result<Scored> {
     let table = features::table::actor_days(&ingested.tables)?;
-    score(ingested, table, settings)
-}
-
-fn score(ingested: &Ingested, table: ActorDays, settings: &Settings) -> Result<Scored> {
     score_table(&ingested.tables, table, settings)
 }
 
@@ -503,7 +499,7 @@ pub fn analyze_with_progress(
     progress(Progress::Scoring {
         actor_days: table.rows.len(),
     });
-    let scored = score(&ingested, table, settings)?;
+    let scored = score_table(&ingested.tables, table, settings)?;
     let mut counts = ingested.counts.clone();
     counts.suppressed_reasons = suppressed_reasons(&scored, settings);
     let warnings = expired_allow_entries(&scored, settings);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use clap::Args;
 
-use super::InputArgs;
+use super::SourceArgs;
 use crate::error::Error;
 use crate::error::Result;
 use crate::investigate::{self, InvestigateOptions};
@@ -25,17 +25,8 @@ pub struct InvestigateArgs {
     #[arg(long, value_hint = clap::ValueHint::DirPath, env = "LEAKWATCH_STATE", help_heading = "Input")]
     pub state: Option<PathBuf>,
 
-    /// Ticket-assignment snapshot (file, directory or glob), for need-to-know judging.
-    #[arg(long, value_hint = clap::ValueHint::AnyPath, env = "LEAKWATCH_TICKETS", help_heading = "Input")]
-    pub tickets: Option<String>,
-
-    /// TOML config: thresholds, windows, `[columns]` and `[values.*]` mappings.
-    #[arg(long, value_hint = clap::ValueHint::FilePath, env = "LEAKWATCH_CONFIG", help_heading = "Input")]
-    pub config: Option<PathBuf>,
-
-    /// IANA time zone for days and hours (default UTC), e.g. `Europe/Oslo`.
-    #[arg(long, env = "LEAKWATCH_TIMEZONE", help_heading = "Input")]
-    pub timezone: Option<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
 
     /// Output directory for timeline.csv, customers.csv, activity.csv and report.html.
     #[arg(long, default_value = "leakwatch-investigation", value_hint = clap::ValueHint::DirPath, help_heading = "Output")]
@@ -56,17 +47,11 @@ pub fn run(args: InvestigateArgs) -> Result<()> {
             "give the logs (PATH...) or a state (--state DIR) to investigate".into(),
         ));
     }
-    let input = InputArgs {
-        paths: args.paths.clone(),
-        tickets: args.tickets.clone(),
-        config: args.config.clone(),
-        timezone: args.timezone.clone(),
-    };
-    let settings = input.settings(args.from, args.to)?;
+    let settings = args.source.settings(args.from, args.to)?;
     let options = InvestigateOptions {
         actor: args.actor.clone(),
         inputs: args.paths.clone(),
-        tickets: input.tickets(),
+        tickets: args.source.tickets(),
         out: args.out.clone(),
         state: args.state.clone(),
     };

@@ -47,6 +47,24 @@ pub struct InputArgs {
     #[arg(required = true, value_hint = clap::ValueHint::AnyPath)]
     pub paths: Vec<String>,
 
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+impl InputArgs {
+    /// Resolves the config file and flags into checked settings.
+    pub fn settings(&self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Settings> {
+        self.source.settings(from, to)
+    }
+
+    pub fn tickets(&self) -> Vec<String> {
+        self.source.tickets()
+    }
+}
+
+/// How to read the logs: tickets, config and time zone.
+#[derive(Debug, Args, Clone)]
+pub struct SourceArgs {
     /// Ticket-assignment snapshot (file, directory or glob), for need-to-know judging.
     #[arg(long, value_hint = clap::ValueHint::AnyPath, env = "LEAKWATCH_TICKETS", help_heading = "Input")]
     pub tickets: Option<String>,
@@ -60,7 +78,7 @@ pub struct InputArgs {
     pub timezone: Option<String>,
 }
 
-impl InputArgs {
+impl SourceArgs {
     /// Resolves the config file and flags into checked settings.
     pub fn settings(&self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Settings> {
         let mut settings = match &self.config {

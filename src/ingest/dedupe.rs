@@ -32,6 +32,16 @@ fn key(seeds: (u64, u64, u64, u64)) -> Expr {
         .otherwise(row)
 }
 
+/// The UTC days a keys frame covers.
+fn utc_days(keys: &DataFrame) -> Result<HashSet<i32>> {
+    Ok(keys
+        .column(UTC_DAY)?
+        .unique()?
+        .i32()?
+        .into_no_null_iter()
+        .collect())
+}
+
 /// Remembers the keys of every event kept so far, one frame per batch with
 /// the days it covers.
 #[derive(Default)]
@@ -45,12 +55,7 @@ impl Deduplicator {
     /// A de-duplicator that remembers the keys (`_utc_day`, `_key`) of
     /// events seen by earlier runs.
     pub fn seeded(keys: DataFrame) -> Result<Deduplicator> {
-        let days: HashSet<i32> = keys
-            .column(UTC_DAY)?
-            .unique()?
-            .i32()?
-            .into_no_null_iter()
-            .collect();
+        let days = utc_days(&keys)?;
         Ok(Deduplicator {
             seen: vec![(days, keys)],
             dropped: 0,
@@ -92,12 +97,7 @@ impl Deduplicator {
             .with_row_index(ROW, None)
             .unique_stable(Some(cols([UTC_DAY, KEY])), UniqueKeepStrategy::First)
             .collect()?;
-        let days: HashSet<i32> = keys
-            .column(UTC_DAY)?
-            .unique()?
-            .i32()?
-            .into_no_null_iter()
-            .collect();
+        let days = utc_days(&keys)?;
         let earlier: Vec<LazyFrame> = self
             .seen
             .iter()
