@@ -18,6 +18,7 @@ use crate::schema;
 use crate::scoring;
 use crate::settings::Settings;
 use crate::state;
+use crate::state::history::ScoredHistory;
 
 /// Events reduced together (see [`ingest`]).
 const BATCH_EVENTS: usize = 1_000_000;
@@ -265,6 +266,20 @@ struct RunRecord<'a> {
     detectors: Vec<&'static str>,
     notes: Vec<String>,
     warnings: &'a [String],
+    /// With `--state`: where the scoring walk started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_walk: Option<StateWalk>,
+}
+
+/// How a run on a state scored: resumed from the stored checkpoint, or
+/// replayed the whole history (a new state, other scoring settings).
+#[derive(Debug, Clone, Serialize)]
+pub struct StateWalk {
+    /// The checkpoint's day: days after it were walked.
+    pub resumed_after: Option<NaiveDate>,
+    pub actor_days_walked: usize,
+    /// The next run resumes after this day.
+    pub checkpoint: Option<NaiveDate>,
 }
 
 /// What scoring produced.
@@ -346,12 +361,70 @@ pub fn score_tables(tables: &FeatureTables, settings: &Settings) -> Result<Score
 
 fn score_table(tables: &FeatureTables, table: ActorDays, settings: &Settings) -> Result<Scored> {
     let verdicts = scoring::verdicts(&table, settings);
+    scored(tables, table, verdicts, settings)
+}
+
+fn scored(
+    tables: &FeatureTables,
+    table: ActorDays,
+    verdicts: Vec<scoring::Verdict>,
+    settings: &Settings,
+) -> Result<Scored> {
     let alerts = report::alerts(&table, &verdicts, tables, settings)?;
     Ok(Scored {
         table,
         verdicts,
         alerts,
     })
+}
+
+/// Scores the tables of a state: resumes the walk from the stored
+/// history's checkpoint when it can (`history` is then resumable), and
+/// takes the next checkpoint `late_days` before the last day.
+fn score_state(
+    tables: &FeatureTables,
+    history: Option<&ScoredHistory>,
+    settings: &Settings,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Scored, Option<ScoredHistory>, StateWalk)> {
+    let mut table = features::table::actor_days_reusing(tables, history.map(|h| h.reuse()))?;
+    let mut resume = match history {
+        Some(h) => h.resume(&table, settings)?,
+        None => None,
+    };
+    if history.is_some() && resume.is_none() {
+        // A stored day without a verdict: replay everything.
+        table = features::table::actor_days(tables)?;
+    }
+    let checkpoint_at = table
+        .rows
+        .last()
+        .map(|r| r.day - chrono::Duration::days(settings.late_days as i64 + 1));
+    progress(Progress::Scoring {
+        actor_days: table.rows.len() - resume.as_ref().map_or(0, |r| r.carried.len()),
+    });
+    let kept = resume.as_ref().map(|r| r.checkpoint.clone());
+    let carried = resume.as_ref().map_or(0, |r| r.carried.len());
+    let record = |next: &Option<ScoredHistory>| StateWalk {
+        resumed_after: kept.as_ref().map(|c| c.as_of),
+        actor_days_walked: table.rows.len() - carried,
+        checkpoint: next.as_ref().map(|h| h.checkpoint.as_of),
+    };
+    let walk = scoring::walk(&table, settings, resume.take(), checkpoint_at);
+    let next = match walk.checkpoint.or(kept.clone()) {
+        Some(checkpoint) => Some(ScoredHistory {
+            derived: table.derived.clone(),
+            verdicts: state::history::verdict_frame(&table, &walk.verdicts)?,
+            checkpoint,
+        }),
+        None => None,
+    };
+    let record = record(&next);
+    Ok((
+        scored(tables, table, walk.verdicts, settings)?,
+        next,
+        record,
+    ))
 }
 
 /// Reasons silenced by `[[allow]]` entries on the days written.
@@ -464,6 +537,7 @@ pub fn analyze_with_progress(
     // input too late to de-duplicate, and write the days from the earliest
     // one read (late days are rescored with every day after them).
     let mut run_settings = settings.clone();
+    let mut history = None;
     let mut inputs_seen = Vec::new();
     let mut runs = 1;
     if let (Some(dir), Some(stored)) = (&options.state, stored) {
@@ -487,6 +561,7 @@ pub fn analyze_with_progress(
             (None, None) => NaiveDate::MIN,
         };
         run_settings.from = Some(settings.from.map_or(from, |f| f.max(from)));
+        history = stored.history.filter(|h| h.resumable(settings, from));
         inputs_seen = stored.manifest.inputs;
         runs = stored.manifest.runs + 1;
         ingested.tables = features::merge_from(stored.tables, ingested.tables, from)?;
@@ -495,11 +570,17 @@ pub fn analyze_with_progress(
         ingested.tables = retained(ingested.tables, settings)?;
     }
     let settings = &run_settings;
-    let table = features::table::actor_days(&ingested.tables)?;
-    progress(Progress::Scoring {
-        actor_days: table.rows.len(),
-    });
-    let scored = score_table(&ingested.tables, table, settings)?;
+    let (scored, history, state_walk) = if options.state.is_some() {
+        let (scored, history, walk) =
+            score_state(&ingested.tables, history.as_ref(), settings, progress)?;
+        (scored, history, Some(walk))
+    } else {
+        let table = features::table::actor_days(&ingested.tables)?;
+        progress(Progress::Scoring {
+            actor_days: table.rows.len(),
+        });
+        (score_table(&ingested.tables, table, settings)?, None, None)
+    };
     let mut counts = ingested.counts.clone();
     counts.suppressed_reasons = suppressed_reasons(&scored, settings);
     let warnings = expired_allow_entries(&scored, settings);
@@ -550,6 +631,7 @@ pub fn analyze_with_progress(
                 },
                 tables: ingested.tables.clone(),
                 keys: ingested.dedupe.keys_since(cutoff)?,
+                history,
             },
         )?;
     }
@@ -577,6 +659,7 @@ pub fn analyze_with_progress(
         detectors: crate::detect::registry().iter().map(|d| d.name()).collect(),
         notes,
         warnings: &warnings,
+        state_walk,
     };
     let text = serde_json::to_string_pretty(&record).map_err(|e| Error::Write {
         path: run_json.clone(),

@@ -8,7 +8,7 @@
 use chrono::NaiveDate;
 use rayon::prelude::*;
 
-use crate::baseline::Baselines;
+use crate::baseline::{Baselines, Checkpoint};
 use crate::detect::combine::{benjamini_hochberg, cauchy_combination, Severity};
 use crate::detect::{registry, Finding};
 use crate::features::ActorDays;
@@ -69,14 +69,67 @@ pub fn is_allowed(allow: &[Allow], actor: &str, day: NaiveDate, finding: &Findin
 
 /// Scores every actor-day, in table order (day, then actor).
 pub fn verdicts(table: &ActorDays, settings: &Settings) -> Vec<Verdict> {
+    walk(table, settings, None, None).verdicts
+}
+
+/// Where a walk starts: a checkpoint, and the verdicts of the days it
+/// covers (carried over from the run that walked them, without findings).
+pub struct Resume<'a> {
+    pub checkpoint: &'a Checkpoint,
+    pub carried: Vec<Verdict>,
+}
+
+/// What a walk produced.
+pub struct Walk {
+    /// One per row of the table, in table order.
+    pub verdicts: Vec<Verdict>,
+    /// The engine's memory after the last day on or before the day asked
+    /// for, when the walk passed it.
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// Scores the actor-days after `resume`'s checkpoint (every day without
+/// one), and takes a checkpoint as of `checkpoint_at` on the way.
+/// `resume.carried` must hold the verdicts of exactly the rows on or
+/// before the checkpoint's day.
+pub fn walk(
+    table: &ActorDays,
+    settings: &Settings,
+    resume: Option<Resume>,
+    checkpoint_at: Option<NaiveDate>,
+) -> Walk {
     let rows = &table.rows;
     let detectors = registry();
     let mut engine = Baselines::new(table.actors.len(), rows, settings);
     let mut run_start: Vec<Option<NaiveDate>> = vec![None; table.actors.len()];
     let mut out = Vec::with_capacity(rows.len());
     let mut start = 0;
+    let mut resumed_at = None;
+    if let Some(resume) = resume {
+        run_start = engine.restore(&table.actors, resume.checkpoint);
+        start = resume.carried.len();
+        debug_assert!(rows[..start]
+            .iter()
+            .all(|r| r.day <= resume.checkpoint.as_of));
+        debug_assert!(rows[start..]
+            .iter()
+            .all(|r| r.day > resume.checkpoint.as_of));
+        resumed_at = Some(resume.checkpoint.as_of);
+        out.extend(resume.carried);
+    }
+    let mut checkpoint = None;
+    let mut take_checkpoint = |engine: &Baselines, run_start: &[Option<NaiveDate>]| {
+        if let Some(at) = checkpoint_at {
+            if checkpoint.is_none() && resumed_at.is_none_or(|r| r < at) {
+                checkpoint = Some(engine.checkpoint(&table.actors, run_start, at));
+            }
+        }
+    };
     while start < rows.len() {
         let day = rows[start].day;
+        if checkpoint_at.is_some_and(|at| day > at) {
+            take_checkpoint(&engine, &run_start);
+        }
         let end = start + rows[start..].iter().take_while(|r| r.day == day).count();
         let today: Vec<usize> = (start..end).collect();
         let baselines = engine.for_day(day, &today);
@@ -144,7 +197,11 @@ pub fn verdicts(table: &ActorDays, settings: &Settings) -> Vec<Verdict> {
         out.extend(day_verdicts);
         start = end;
     }
-    out
+    take_checkpoint(&engine, &run_start);
+    Walk {
+        verdicts: out,
+        checkpoint,
+    }
 }
 
 #[cfg(test)]

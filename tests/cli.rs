@@ -935,6 +935,152 @@ mod nightly {
         assert_eq!(manifest["last_day"], "2024-01-20");
     }
 
+    /// A nightly run resumes the scoring walk from the state's checkpoint
+    /// (`late_days` + 1 before the last day) and walks only the days after
+    /// it; a run with other scoring settings replays the whole history, so
+    /// both agree with a batch run with the same settings.
+    #[test]
+    fn nightly_runs_resume_from_the_checkpoint_and_replay_when_scoring_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(
+            dir.path(),
+            40,
+            22,
+            12,
+            "insider,drip,service-drift",
+            "parquet",
+        );
+        let logs = dir.path().join("logs");
+        let tickets = dir.path().join("tickets.csv");
+        let files = day_files(&logs);
+        let state = dir.path().join("state");
+        let first: Vec<&Path> = files[..21].iter().map(PathBuf::as_path).collect();
+        let o1 = dir.path().join("o1");
+        nightly(&first, &o1, &state, &tickets);
+        let walk = &run_json(&o1)["state_walk"];
+        assert_eq!(walk["resumed_after"], Value::Null, "a new state replays");
+        assert_eq!(walk["checkpoint"], day_of(&files[20], -8).as_str());
+        let last_day = day_of(&files[21], 0);
+        let o2 = dir.path().join("o2");
+        let resumed = nightly(&[&files[21]], &o2, &state, &tickets);
+        let walk = &run_json(&o2)["state_walk"];
+        assert_eq!(walk["resumed_after"], day_of(&files[20], -8).as_str());
+        assert_eq!(walk["checkpoint"], day_of(&files[21], -8).as_str());
+        let tickets_arg = tickets.to_str().unwrap();
+        let batch = analyze(
+            &logs,
+            &dir.path().join("batch"),
+            &["--tickets", tickets_arg, "--from", &last_day],
+        );
+        let walked = walk["actor_days_walked"].as_u64().unwrap();
+        let total = run_json(&dir.path().join("batch"))["counts"]["actor_days"]
+            .as_u64()
+            .unwrap();
+        assert!(walked > 0 && walked * 2 < total, "{walked} of {total}");
+        assert!(!batch.is_empty());
+        assert_eq!(resumed, batch);
+        // Another scoring setting: the history is replayed under it.
+        let config = dir.path().join("strict.toml");
+        std::fs::write(&config, "window_days = 14\n").unwrap();
+        let config_arg = config.to_str().unwrap();
+        let o3 = dir.path().join("o3");
+        let o = leakwatch(&[
+            "analyze",
+            files[21].to_str().unwrap(),
+            "--tickets",
+            tickets_arg,
+            "--state",
+            state.to_str().unwrap(),
+            "--config",
+            config_arg,
+            "--out",
+            o3.to_str().unwrap(),
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(run_json(&o3)["state_walk"]["resumed_after"], Value::Null);
+        let strict_batch = analyze(
+            &logs,
+            &dir.path().join("strict"),
+            &[
+                "--tickets",
+                tickets_arg,
+                "--from",
+                &last_day,
+                "--config",
+                config_arg,
+            ],
+        );
+        assert_eq!(read_alerts(&o3), strict_batch);
+        assert_ne!(strict_batch, batch, "the setting changes the alerts");
+    }
+
+    /// The walk resumed from a checkpoint (written as JSON and read back)
+    /// scores every later day exactly as the walk from the first day,
+    /// wherever the checkpoint falls.
+    #[test]
+    fn a_walk_resumed_from_a_checkpoint_equals_the_full_walk() {
+        use leakwatch::baseline::Checkpoint;
+        use leakwatch::scoring::{walk, Resume};
+        use leakwatch::{features, pipeline, settings::Settings};
+        let dir = tempfile::tempdir().unwrap();
+        generate(
+            dir.path(),
+            40,
+            30,
+            14,
+            "insider,vendor-card,drip,service-drift,snoop",
+            "parquet",
+        );
+        let settings = Settings::default();
+        let ingested = pipeline::ingest(
+            &[dir.path().join("logs").to_str().unwrap().to_string()],
+            &[dir.path().join("tickets.csv").to_str().unwrap().to_string()],
+            &settings,
+        )
+        .unwrap();
+        let table = features::table::actor_days(&ingested.tables).unwrap();
+        let full = walk(&table, &settings, None, None).verdicts;
+        let first = table.rows[0].day;
+        for offset in [3i64, 12, 25] {
+            let at = first + chrono::Duration::days(offset);
+            let taken = walk(&table, &settings, None, Some(at));
+            let checkpoint = taken.checkpoint.expect("a checkpoint");
+            assert_eq!(checkpoint.as_of, at);
+            let json = serde_json::to_string(&checkpoint).unwrap();
+            let checkpoint: Checkpoint = serde_json::from_str(&json).unwrap();
+            let covered = table.rows.iter().filter(|r| r.day <= at).count();
+            let resumed = walk(
+                &table,
+                &settings,
+                Some(Resume {
+                    checkpoint: &checkpoint,
+                    carried: full[..covered].to_vec(),
+                }),
+                None,
+            )
+            .verdicts;
+            assert_eq!(resumed.len(), full.len());
+            for (a, b) in resumed[covered..].iter().zip(&full[covered..]) {
+                assert_eq!(a.row, b.row);
+                assert_eq!(a.p_value.to_bits(), b.p_value.to_bits(), "row {}", a.row);
+                assert_eq!(a.q_value.to_bits(), b.q_value.to_bits());
+                assert_eq!(
+                    (a.anomalous, a.onset, a.severity),
+                    (b.anomalous, b.onset, b.severity)
+                );
+                let names = |v: &leakwatch::scoring::Verdict| {
+                    v.findings
+                        .iter()
+                        .map(|f| (f.detector, f.p_value.to_bits(), f.onset))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(names(a), names(b));
+            }
+            assert!(full[covered..].iter().any(|v| v.anomalous));
+        }
+    }
+
     /// `retain_days` bounds the history a state keeps.
     #[test]
     fn retention_drops_days_older_than_retain_days() {

@@ -20,7 +20,7 @@ const OVERSHOOT: f64 = 0.583;
 const Z_CLIP: f64 = 4.0;
 
 /// One count's accumulator, as of the end of the actor's last active day.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Cusum {
     pub sum: f64,
     /// First day of the current excursion above zero.

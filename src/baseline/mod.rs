@@ -12,6 +12,7 @@
 //! [`models`] turns these into predictive distributions; [`Baselines`] walks
 //! the days and is told by the scorer which days to learn.
 
+pub mod checkpoint;
 pub mod drip;
 pub mod models;
 pub mod peers;
@@ -21,6 +22,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{Datelike, NaiveDate, Weekday};
 use rayon::prelude::*;
 
+pub use checkpoint::Checkpoint;
 pub use drip::{Cusum, DripRule};
 pub use models::{CountModel, PeerCount, ShareModel};
 

@@ -96,6 +96,120 @@ impl ActorDay {
 pub struct ActorDays {
     pub actors: Vec<String>,
     pub rows: Vec<ActorDay>,
+    /// The columns derived from the customer table, for a state to keep.
+    pub derived: Derived,
+}
+
+/// Per-actor-day values derived from the actor-day-customer table, which
+/// a state keeps so that a nightly run does not derive them again for the
+/// whole history.
+#[derive(Clone)]
+pub struct Derived {
+    /// `actor`, `day`, `distinct_customers`, `uncovered` (null without
+    /// tickets), `id_steps`, `adjacent_steps`, `ascending_steps`, as floats.
+    pub columns: DataFrame,
+    /// `actor`, `day`, `customer_segment`, `n`: judged customers per segment.
+    pub segments: DataFrame,
+}
+
+const DISTINCT_CUSTOMERS: &str = "distinct_customers";
+const UNCOVERED: &str = "uncovered";
+const ROW: &str = "_row";
+
+impl Derived {
+    /// Derives the columns from a customer table.
+    fn of(customers: &DataFrame, tickets_known: bool) -> Result<Derived> {
+        let on = || [col(ACTOR), col(DAY)];
+        let float = |name: &str| col(name).cast(DataType::Float64).fill_null(lit(0.0));
+        let columns = customers
+            .clone()
+            .lazy()
+            .group_by(on())
+            .agg([
+                len().alias(DISTINCT_CUSTOMERS),
+                col(COVERED)
+                    .not()
+                    .cast(DataType::Int64)
+                    .sum()
+                    .alias(UNCOVERED),
+            ])
+            .join(
+                customer_order::order_stats(customers)?.lazy(),
+                on(),
+                on(),
+                JoinArgs::new(JoinType::Left),
+            )
+            .select([
+                col(ACTOR),
+                col(DAY),
+                float(DISTINCT_CUSTOMERS),
+                if tickets_known {
+                    float(UNCOVERED)
+                } else {
+                    lit(NULL).cast(DataType::Float64).alias(UNCOVERED)
+                },
+                float(customer_order::ID_STEPS),
+                float(customer_order::ADJACENT_STEPS),
+                float(customer_order::ASCENDING_STEPS),
+            ])
+            .collect()?;
+        // Segments of the customers judged for skew: with tickets, those no
+        // ticket of the actor's covered (an agent moved to another queue
+        // brings tickets for it); without, all of them.
+        let judged = if tickets_known {
+            col(COVERED).not()
+        } else {
+            lit(true)
+        };
+        let segments = customers
+            .clone()
+            .lazy()
+            .filter(judged.and(col(CUSTOMER_SEGMENT).is_not_null()))
+            .group_by([col(ACTOR), col(DAY), col(CUSTOMER_SEGMENT)])
+            .agg([len().cast(DataType::Float64).alias(N)])
+            .collect()?;
+        Ok(Derived { columns, segments })
+    }
+
+    /// These values through `through`, then `fresh`'s, for the actor-days
+    /// of `keep` only (retention may have dropped old days).
+    fn followed_by(&self, through: NaiveDate, fresh: Derived, keep: &DataFrame) -> Result<Derived> {
+        let on = || [col(ACTOR), col(DAY)];
+        let keep = keep.clone().lazy().select(on());
+        let join = |old: &DataFrame, new: DataFrame| -> Result<DataFrame> {
+            let columns: Vec<Expr> = new
+                .get_column_names()
+                .iter()
+                .map(|c| col(c.as_str()))
+                .collect();
+            Ok(concat(
+                [
+                    old.clone()
+                        .lazy()
+                        .filter(col(DAY).lt_eq(lit(through)))
+                        .join(keep.clone(), on(), on(), JoinArgs::new(JoinType::Semi))
+                        .select(columns),
+                    new.lazy(),
+                ],
+                UnionArgs::default(),
+            )?
+            .collect()?)
+        };
+        Ok(Derived {
+            columns: join(&self.columns, fresh.columns)?,
+            segments: join(&self.segments, fresh.segments)?,
+        })
+    }
+}
+
+/// What an earlier run already derived: its [`Derived`] values, valid for
+/// every day through `through`, after which nothing changed; items used on
+/// those days are not needed either (the baseline checkpoint as of
+/// `through` holds what was learned from them).
+#[derive(Clone, Copy)]
+pub struct Reuse<'a> {
+    pub derived: &'a Derived,
+    pub through: NaiveDate,
 }
 
 fn epoch() -> NaiveDate {
@@ -121,41 +235,53 @@ fn str_column(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
     Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
 }
 
+fn row_column(frame: &DataFrame) -> Result<Vec<usize>> {
+    let c = frame.column(ROW)?.cast(&DataType::UInt64)?;
+    Ok(c.u64()?
+        .iter()
+        .map(|v| v.unwrap_or(u64::MAX) as usize)
+        .collect())
+}
+
 /// Builds the sorted actor-day rows from merged feature tables.
 pub fn actor_days(tables: &FeatureTables) -> Result<ActorDays> {
-    let customers = tables
-        .customers
-        .clone()
-        .lazy()
-        .group_by([col(ACTOR), col(DAY)])
-        .agg([
-            len().cast(DataType::Int64).alias("distinct_customers"),
-            col(COVERED)
-                .not()
-                .cast(DataType::Int64)
-                .sum()
-                .alias("uncovered"),
-        ]);
+    actor_days_reusing(tables, None)
+}
+
+/// [`actor_days`], deriving values only for days after `reuse.through`.
+pub fn actor_days_reusing(tables: &FeatureTables, reuse: Option<Reuse>) -> Result<ActorDays> {
+    let tickets_known = tables.ticket_use.is_some();
+    let fresh = |frame: &DataFrame| -> LazyFrame {
+        match reuse {
+            Some(r) => frame.clone().lazy().filter(col(DAY).gt(lit(r.through))),
+            None => frame.clone().lazy(),
+        }
+    };
+    let derived = match reuse {
+        Some(r) => {
+            let customers = fresh(&tables.customers).collect()?;
+            r.derived.followed_by(
+                r.through,
+                Derived::of(&customers, tickets_known)?,
+                &tables.actor_days,
+            )?
+        }
+        None => Derived::of(&tables.customers, tickets_known)?,
+    };
     let on = || [col(ACTOR), col(DAY)];
     let left = || JoinArgs::new(JoinType::Left);
-    let mut frame = tables
-        .actor_days
-        .clone()
-        .lazy()
-        .join(customers, on(), on(), left())
-        .join(
-            customer_order::order_stats(&tables.customers)?.lazy(),
-            on(),
-            on(),
-            left(),
-        );
+    let mut frame =
+        tables
+            .actor_days
+            .clone()
+            .lazy()
+            .join(derived.columns.clone().lazy(), on(), on(), left());
     if let Some(uses) = &tables.ticket_use {
         frame = frame.join(uses.clone().lazy(), on(), on(), left());
     }
     let frame = frame
         .sort([DAY, ACTOR], SortMultipleOptions::default())
         .collect()?;
-    let tickets_known = tables.ticket_use.is_some();
     let optional = |n: &str| -> Result<Vec<f64>> {
         if frame.schema().contains(n) {
             f64_column(&frame, n)
@@ -187,10 +313,10 @@ pub fn actor_days(tables: &FeatureTables) -> Result<ActorDays> {
         num(ERRORS)?,
         num(DATA_EVENTS)?,
         num(SENSITIVE_EVENTS)?,
-        num("distinct_customers")?,
+        num(DISTINCT_CUSTOMERS)?,
     );
     let (uncovered, ticketed, foreign) = (
-        num("uncovered")?,
+        num(UNCOVERED)?,
         optional(need_to_know::TICKETED)?,
         optional(need_to_know::FOREIGN)?,
     );
@@ -200,14 +326,12 @@ pub fn actor_days(tables: &FeatureTables) -> Result<ActorDays> {
         num(customer_order::ASCENDING_STEPS)?,
     );
     let mut rows = Vec::with_capacity(frame.height());
-    let mut position: HashMap<(usize, NaiveDate), usize> = HashMap::new();
     for i in 0..frame.height() {
         let name = actor_names[i].clone().unwrap_or_default();
         let actor = *index.entry(name.clone()).or_insert_with(|| {
             actors.push(name);
             actors.len() - 1
         });
-        position.insert((actor, days[i]), i);
         rows.push(ActorDay {
             actor,
             day: days[i],
@@ -237,65 +361,57 @@ pub fn actor_days(tables: &FeatureTables) -> Result<ActorDays> {
             ..ActorDay::default()
         });
     }
-    let lookup = |frame: &DataFrame| -> Result<Vec<Option<usize>>> {
-        let names = str_column(frame, ACTOR)?;
-        let days = days_column(frame)?;
-        Ok(names
-            .iter()
-            .zip(days)
-            .map(|(n, d)| {
-                n.as_ref()
-                    .and_then(|n| index.get(n))
-                    .and_then(|a| position.get(&(*a, d)).copied())
-            })
-            .collect())
+    // Hours, items and segments find their row by a join on the row number.
+    let keys = frame
+        .select([ACTOR, DAY])?
+        .with_row_index(ROW.into(), None)?
+        .lazy();
+    let with_rows = |other: LazyFrame| -> Result<DataFrame> {
+        Ok(other
+            .join(keys.clone(), on(), on(), JoinArgs::new(JoinType::Inner))
+            .collect()?)
     };
-    let hour_rows = lookup(&tables.hours)?;
-    let hour = f64_column(&tables.hours, HOUR)?;
-    let hour_n = f64_column(&tables.hours, N)?;
-    for (i, row) in hour_rows.into_iter().enumerate() {
-        if let Some(r) = row {
-            rows[r].hours[(hour[i] as usize).min(23)] += hour_n[i];
-        }
+    let hours = with_rows(tables.hours.clone().lazy())?;
+    let (hour_rows, hour, hour_n) = (
+        row_column(&hours)?,
+        f64_column(&hours, HOUR)?,
+        f64_column(&hours, N)?,
+    );
+    for ((r, h), n) in hour_rows.into_iter().zip(hour).zip(hour_n) {
+        rows[r].hours[(h as usize).min(23)] += n;
     }
-    let item_rows = lookup(&tables.items)?;
-    let item_kind = str_column(&tables.items, KIND)?;
-    let item_value = str_column(&tables.items, VALUE)?;
-    for (i, row) in item_rows.into_iter().enumerate() {
-        if let (Some(r), Some(kind), Some(value)) = (row, &item_kind[i], &item_value[i]) {
+    let items = with_rows(fresh(&tables.items))?;
+    let item_rows = row_column(&items)?;
+    let item_kind = items.column(KIND)?.cast(&DataType::String)?;
+    let item_value = items.column(VALUE)?.cast(&DataType::String)?;
+    for ((r, kind), value) in item_rows
+        .into_iter()
+        .zip(item_kind.str()?.iter())
+        .zip(item_value.str()?.iter())
+    {
+        if let (Some(kind), Some(value)) = (kind, value) {
             if let Some(k) = ItemKind::ALL.iter().find(|k| k.name() == kind) {
-                rows[r].items[k.index()].push(value.clone());
+                rows[r].items[k.index()].push(value.to_string());
             }
         }
     }
-    // Segments of the customers judged for skew: with tickets, those no
-    // ticket of the actor's covered (an agent moved to another queue brings
-    // tickets for it); without, all of them.
-    let judged = if tickets_known {
-        col(COVERED).not()
-    } else {
-        lit(true)
-    };
-    let segments = tables
-        .customers
-        .clone()
-        .lazy()
-        .filter(judged.and(col(CUSTOMER_SEGMENT).is_not_null()))
-        .group_by([col(ACTOR), col(DAY), col(CUSTOMER_SEGMENT)])
-        .agg([len().cast(DataType::Int64).alias(N)])
-        .collect()?;
-    let segment_rows = lookup(&segments)?;
-    let segment_name = str_column(&segments, CUSTOMER_SEGMENT)?;
+    let segments = with_rows(derived.segments.clone().lazy())?;
+    let segment_rows = row_column(&segments)?;
+    let segment_name = segments.column(CUSTOMER_SEGMENT)?.cast(&DataType::String)?;
     let segment_n = f64_column(&segments, N)?;
-    let mut interned: HashMap<String, Segment> = HashMap::new();
+    let mut interned: HashMap<&str, Segment> = HashMap::new();
     let mut per_row: Vec<Vec<(Segment, f64)>> = vec![Vec::new(); rows.len()];
-    for (i, row) in segment_rows.into_iter().enumerate() {
-        if let (Some(r), Some(name)) = (row, &segment_name[i]) {
+    for ((r, name), n) in segment_rows
+        .into_iter()
+        .zip(segment_name.str()?.iter())
+        .zip(segment_n)
+    {
+        if let Some(name) = name {
             let name = interned
-                .entry(name.clone())
-                .or_insert_with(|| Segment::from(name.as_str()))
+                .entry(name)
+                .or_insert_with(|| Segment::from(name))
                 .clone();
-            per_row[r].push((name, segment_n[i]));
+            per_row[r].push((name, n));
         }
     }
     for (row, mut segments) in rows.iter_mut().zip(per_row) {
@@ -305,5 +421,9 @@ pub fn actor_days(tables: &FeatureTables) -> Result<ActorDays> {
         segments.sort_by(|a, b| a.0.cmp(&b.0));
         row.segments = segments.into();
     }
-    Ok(ActorDays { actors, rows })
+    Ok(ActorDays {
+        actors,
+        rows,
+        derived,
+    })
 }

@@ -4,13 +4,17 @@
 //! `late_days` days of events, and a manifest (format version, the settings
 //! the tables were reduced with, days and inputs seen).
 //!
-//! Scoring is re-run over the stored tables on every run: baselines, peers
-//! and the drip accumulators are a deterministic walk over them, so a
-//! nightly run scores its days exactly as one batch run over the same
-//! events would, and a change of a scoring setting applies to the whole
-//! history at once. Only the settings that shape the tables (time zone,
-//! sensitive fields and resources, column and value maps, ticket grace)
-//! must match the state's, and so must whether `--tickets` is given.
+//! It also keeps the scored history ([`history`]): values derived from the
+//! customer table, each actor-day's verdict, and the baseline engine's
+//! checkpoint as of `late_days` before the last day. Baselines, peers and
+//! the drip accumulators are a deterministic walk over the tables, so a
+//! nightly run resumes that walk at the checkpoint and scores its days
+//! exactly as one batch run over the same events would. A run with other
+//! scoring settings replays the whole history instead (slower, and the
+//! change applies to all of it at once). Only the settings that shape the
+//! tables (time zone, sensitive fields and resources, column and value
+//! maps, ticket grace) must match the state's, and so must whether
+//! `--tickets` is given.
 //!
 //! Layout: `DIR/v-<nanos>-<pid>/` holds one complete version; `DIR/current`
 //! is a symbolic link to it, replaced atomically (a new link renamed over
@@ -26,16 +30,21 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub mod history;
+
+use crate::baseline::Checkpoint;
 use crate::error::{Error, Result};
+use crate::features::table::Derived;
 use crate::features::FeatureTables;
 use crate::report::files::private_file;
 use crate::settings::Settings;
 
 /// Bumped when the files or their columns change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const CURRENT: &str = "current";
 const MANIFEST: &str = "manifest.json";
+const CHECKPOINT: &str = "checkpoint.json";
 
 /// The held lock on a state directory.
 pub struct StateLock {
@@ -138,15 +147,20 @@ pub struct Stored {
     pub tables: FeatureTables,
     /// `_utc_day`, `_key` of the events of the last `late_days` days.
     pub keys: DataFrame,
+    /// What earlier runs scored (absent in a state with no days).
+    pub history: Option<history::ScoredHistory>,
 }
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 9] = [
     "actor_days",
     "hours",
     "items",
     "customers",
     "ticket_use",
     "keys",
+    "derived",
+    "segments",
+    "verdicts",
 ];
 
 fn read_parquet(path: &Path) -> Result<DataFrame> {
@@ -159,7 +173,9 @@ fn write_parquet(path: &Path, frame: &DataFrame) -> Result<()> {
     let mut frame = frame.clone();
     let file = {
         let mut writer = std::io::BufWriter::new(file);
-        ParquetWriter::new(&mut writer).finish(&mut frame)?;
+        ParquetWriter::new(&mut writer)
+            .with_compression(ParquetCompression::Lz4Raw)
+            .finish(&mut frame)?;
         writer
             .into_inner()
             .map_err(|e| werr(path)(e.into_error()))?
@@ -193,6 +209,24 @@ pub fn load(dir: &Path) -> Result<Option<Stored>> {
     }
     let table = |name: &str| read_parquet(&version.join(format!("{name}.parquet")));
     let ticket_use = version.join("ticket_use.parquet");
+    let checkpoint_path = version.join(CHECKPOINT);
+    let history = if checkpoint_path.exists() {
+        let text = std::fs::read(&checkpoint_path).map_err(rerr(&checkpoint_path))?;
+        let checkpoint: Checkpoint = serde_json::from_slice(&text).map_err(|e| Error::Read {
+            path: checkpoint_path.clone(),
+            source: Box::new(e),
+        })?;
+        Some(history::ScoredHistory {
+            derived: Derived {
+                columns: table("derived")?,
+                segments: table("segments")?,
+            },
+            verdicts: table("verdicts")?,
+            checkpoint,
+        })
+    } else {
+        None
+    };
     Ok(Some(Stored {
         tables: FeatureTables {
             actor_days: table("actor_days")?,
@@ -207,6 +241,7 @@ pub fn load(dir: &Path) -> Result<Option<Stored>> {
         },
         keys: table("keys")?,
         manifest,
+        history,
     }))
 }
 
@@ -220,6 +255,7 @@ pub fn save(dir: &Path, stored: &Stored) -> Result<()> {
     let version = dir.join(&name);
     owner_only_dir(&version)?;
     let t = &stored.tables;
+    let h = stored.history.as_ref();
     for (file, frame) in [
         ("actor_days", Some(&t.actor_days)),
         ("hours", Some(&t.hours)),
@@ -227,21 +263,19 @@ pub fn save(dir: &Path, stored: &Stored) -> Result<()> {
         ("customers", Some(&t.customers)),
         ("ticket_use", t.ticket_use.as_ref()),
         ("keys", Some(&stored.keys)),
+        ("derived", h.map(|h| &h.derived.columns)),
+        ("segments", h.map(|h| &h.derived.segments)),
+        ("verdicts", h.map(|h| &h.verdicts)),
     ] {
         debug_assert!(TABLES.contains(&file));
         if let Some(frame) = frame {
             write_parquet(&version.join(format!("{file}.parquet")), frame)?;
         }
     }
-    let manifest_path = version.join(MANIFEST);
-    let text = serde_json::to_string_pretty(&stored.manifest).map_err(|e| Error::Write {
-        path: manifest_path.clone(),
-        source: e.into(),
-    })?;
-    let mut file = private_file(&manifest_path).map_err(werr(&manifest_path))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(werr(&manifest_path))?;
+    if let Some(h) = h {
+        write_json(&version.join(CHECKPOINT), &h.checkpoint, false)?;
+    }
+    write_json(&version.join(MANIFEST), &stored.manifest, true)?;
     sync_dir(&version)?;
     switch(dir, &name)?;
     // Older versions are no longer needed (a crash here leaves them for
@@ -255,6 +289,22 @@ pub fn save(dir: &Path, stored: &Stored) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn write_json(path: &Path, value: &impl Serialize, pretty: bool) -> Result<()> {
+    let text = if pretty {
+        serde_json::to_vec_pretty(value)
+    } else {
+        serde_json::to_vec(value)
+    }
+    .map_err(|e| Error::Write {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })?;
+    let mut file = private_file(path).map_err(werr(path))?;
+    file.write_all(&text)
+        .and_then(|()| file.sync_all())
+        .map_err(werr(path))
 }
 
 /// Points `current` at `version` atomically.
