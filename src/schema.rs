@@ -73,5 +73,3 @@ pub const HOUR: &str = "hour";
 pub const UTC_DAY: &str = "_utc_day";
 /// A 64-bit hash identifying an event for de-duplication.
 pub const KEY: &str = "_key";
-/// Whether an event read a sensitive field or resource.
-pub const SENSITIVE: &str = "_sensitive";

@@ -162,16 +162,13 @@ pub fn reduce(
     let (day, hour) = local_time(TS, settings);
     let events = events
         .lazy()
-        .with_columns([
-            day.alias(DAY),
-            hour.alias(HOUR),
-            sensitive(settings).alias(SENSITIVE),
-        ])
+        .with_columns([day.alias(DAY), hour.alias(HOUR)])
         .collect()?;
     // Events are hashed twice: once per (hour, action, status, team, kind)
     // for the counts and the hour profile, once per (client, IP, resource,
-    // fields) for the items; the few rows per actor-day that result are then
-    // pivoted. No per-event string comparisons, no per-event splitting.
+    // fields) for the items and sensitive reads; the few rows per actor-day
+    // that result are then pivoted. No per-event pattern matching, no
+    // per-event splitting.
     let parts = events
         .clone()
         .lazy()
@@ -188,7 +185,6 @@ pub fn reduce(
             len().cast(DataType::Int64).alias(N),
             col(RECORDS).sum().alias(RECORDS_KNOWN),
             count_where(col(RECORDS).is_null()).alias(RECORDS_UNKNOWN),
-            count_where(col(SENSITIVE)).alias(SENSITIVE_EVENTS),
             col(TS).max().alias(LAST_TS),
         ])
         .collect()?;
@@ -221,7 +217,6 @@ pub fn reduce(
                 n_where(col(STATUS).eq(lit("denied"))).alias(DENIED),
                 n_where(col(STATUS).eq(lit("error"))).alias(ERRORS),
                 n_where(action("login").not()).alias(DATA_EVENTS),
-                col(SENSITIVE_EVENTS).filter(action("login").not()).sum(),
             ]
             .into_iter()
             .chain(last_team_and_kind(LAST_TS, LAST_TS))
@@ -244,7 +239,24 @@ pub fn reduce(
             col(RESOURCE),
             col(FIELDS),
         ])
-        .agg([len().cast(DataType::Int64).alias(N)])
+        .agg([
+            len().cast(DataType::Int64).alias(N),
+            count_where(col(ACTION).neq(lit("login"))).alias(DATA_EVENTS),
+        ])
+        .collect()?;
+    // Sensitivity depends on the resource and fields only: judged once per
+    // distinct use, not per event.
+    let sensitive_reads = usage
+        .clone()
+        .lazy()
+        .filter(sensitive(settings))
+        .group_by([col(ACTOR), col(DAY)])
+        .agg([col(DATA_EVENTS).sum().alias(SENSITIVE_EVENTS)]);
+    let on = || [col(ACTOR), col(DAY)];
+    let actor_days = actor_days
+        .lazy()
+        .join(sensitive_reads, on(), on(), JoinArgs::new(JoinType::Left))
+        .with_column(col(SENSITIVE_EVENTS).fill_null(lit(0i64)))
         .collect()?;
     let item = |kind: &str, column: &str| {
         usage
