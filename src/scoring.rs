@@ -3,7 +3,9 @@
 //! the day's actor-days → severity; then each actor-day is learned into the
 //! actor's baseline unless it was judged anomalous on the actor's own
 //! evidence. Findings matching an `[[allow]]` entry are set aside before
-//! the combination. Plain Rust over actor-days (never over events).
+//! the combination. The walk can start from a checkpoint of an earlier
+//! walk and take one on its way ([`walk`]). Plain Rust over actor-days
+//! (never over events).
 
 use chrono::NaiveDate;
 use rayon::prelude::*;

@@ -70,6 +70,18 @@ fn analyze(logs: &Path, out: &Path, extra: &[&str]) -> Vec<Value> {
     read_alerts(out)
 }
 
+/// The actor-day table of a generated organisation's logs and tickets,
+/// through the library.
+fn actor_days_of(dir: &Path, settings: &leakwatch::Settings) -> leakwatch::features::ActorDays {
+    let ingested = leakwatch::pipeline::ingest(
+        &[dir.join("logs").to_str().unwrap().to_string()],
+        &[dir.join("tickets.csv").to_str().unwrap().to_string()],
+        settings,
+    )
+    .unwrap();
+    leakwatch::features::table::actor_days(&ingested.tables).unwrap()
+}
+
 fn read_alerts(out: &Path) -> Vec<Value> {
     std::fs::read_to_string(out.join("alerts.jsonl"))
         .unwrap()
@@ -1022,7 +1034,7 @@ mod nightly {
     fn a_walk_resumed_from_a_checkpoint_equals_the_full_walk() {
         use leakwatch::baseline::Checkpoint;
         use leakwatch::scoring::{walk, Resume};
-        use leakwatch::{features, pipeline, settings::Settings};
+        use leakwatch::settings::Settings;
         let dir = tempfile::tempdir().unwrap();
         generate(
             dir.path(),
@@ -1033,13 +1045,7 @@ mod nightly {
             "parquet",
         );
         let settings = Settings::default();
-        let ingested = pipeline::ingest(
-            &[dir.path().join("logs").to_str().unwrap().to_string()],
-            &[dir.path().join("tickets.csv").to_str().unwrap().to_string()],
-            &settings,
-        )
-        .unwrap();
-        let table = features::table::actor_days(&ingested.tables).unwrap();
+        let table = actor_days_of(dir.path(), &settings);
         let full = walk(&table, &settings, None, None).verdicts;
         let first = table.rows[0].day;
         for offset in [3i64, 12, 25] {
@@ -1669,7 +1675,7 @@ mod causality {
 
 mod calibration {
     use leakwatch::detect::registry;
-    use leakwatch::{baseline::Baselines, features, pipeline, settings::Settings};
+    use leakwatch::{baseline::Baselines, settings::Settings};
 
     /// On benign data, each detector should give p <= 0.01 on about 1% of
     /// established actor-days, not 10%.
@@ -1679,13 +1685,7 @@ mod calibration {
             let dir = tempfile::tempdir().unwrap();
             super::generate(dir.path(), 80, 60, seed, "none", "parquet");
             let settings = Settings::default();
-            let ingested = pipeline::ingest(
-                &[dir.path().join("logs").to_str().unwrap().to_string()],
-                &[dir.path().join("tickets.csv").to_str().unwrap().to_string()],
-                &settings,
-            )
-            .unwrap();
-            let table = features::table::actor_days(&ingested.tables).unwrap();
+            let table = super::actor_days_of(dir.path(), &settings);
             let verdicts = leakwatch::scoring::verdicts(&table, &settings);
             let start = table.rows[0].day;
             // The combined p-value too: established benign days.

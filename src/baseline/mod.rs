@@ -10,7 +10,9 @@
 //!   median change of the *other* members that day.
 //!
 //! [`models`] turns these into predictive distributions; [`Baselines`] walks
-//! the days and is told by the scorer which days to learn.
+//! the days and is told by the scorer which days to learn; [`checkpoint`]
+//! saves its memory at the end of a day and restores it, so a nightly run
+//! resumes the walk instead of replaying it.
 
 pub mod checkpoint;
 pub mod drip;

@@ -73,6 +73,17 @@ const SUMMED: [&str; 15] = [
     SENSITIVE_EVENTS,
 ];
 
+/// The columns of the actor-day table, in the order every chunk's table
+/// and the merged one share (so chunks stack).
+fn actor_day_columns() -> Vec<Expr> {
+    [ACTOR, DAY]
+        .into_iter()
+        .chain(SUMMED)
+        .chain([TEAM, TEAM_TS, ACTOR_KIND, KIND_TS])
+        .map(col)
+        .collect()
+}
+
 /// The per-actor-day tables of one chunk of events, or of all of them.
 #[derive(Clone)]
 pub struct FeatureTables {
@@ -257,6 +268,7 @@ pub fn reduce(
         .lazy()
         .join(sensitive_reads, on(), on(), JoinArgs::new(JoinType::Left))
         .with_column(col(SENSITIVE_EVENTS).fill_null(lit(0i64)))
+        .select(actor_day_columns())
         .collect()?;
     let item = |kind: &str, column: &str| {
         usage
