@@ -35,11 +35,56 @@ fn id_name() -> String {
 const TICKET_SLICE: usize = 2_000_000;
 
 /// Validates one slice of a ticket file: the valid rows in contract columns,
-/// and the bad rows with their reasons.
+/// and the bad rows with their reasons. A slice whose timestamps all have
+/// the plain shape `YYYY-MM-DD HH:MM:SS` (the usual export) is parsed
+/// without the full timestamp parse, which costs most of the validation.
 fn validate_slice(part: DataFrame) -> Result<(DataFrame, DataFrame)> {
-    let (opened, opened_bad) = validate::parse_timestamp_parts(OPENED_AT, col("__opened_parts"));
-    let (closed, closed_bad_raw) =
-        validate::parse_timestamp_parts(CLOSED_AT, col("__closed_parts"));
+    let part = part
+        .lazy()
+        .with_columns([
+            col(OPENED_AT).cast(DataType::String),
+            col(CLOSED_AT).cast(DataType::String),
+        ])
+        .with_columns([
+            validate::plain_timestamp(OPENED_AT).alias("__opened_plain"),
+            validate::plain_timestamp(CLOSED_AT).alias("__closed_plain"),
+        ])
+        .collect()?;
+    let unparsed = |name: &str, plain: &str| validate::is_given(name).and(col(plain).is_null());
+    let not_plain = part
+        .clone()
+        .lazy()
+        .filter(unparsed(OPENED_AT, "__opened_plain").or(unparsed(CLOSED_AT, "__closed_plain")))
+        .select([len().alias("n")])
+        .collect()?
+        .column("n")?
+        .cast(&DataType::UInt64)?
+        .u64()?
+        .get(0)
+        .unwrap_or(0);
+    let (part, opened, opened_bad, closed, closed_bad_raw) = if not_plain == 0 {
+        (
+            part,
+            col("__opened_plain"),
+            validate::missing_timestamp(OPENED_AT),
+            col("__closed_plain"),
+            validate::missing_timestamp(CLOSED_AT),
+        )
+    } else {
+        // One regex pass per timestamp column.
+        let part = part
+            .lazy()
+            .with_columns([
+                validate::timestamp_parts_of(OPENED_AT).alias("__opened_parts"),
+                validate::timestamp_parts_of(CLOSED_AT).alias("__closed_parts"),
+            ])
+            .collect()?;
+        let (opened, opened_bad) =
+            validate::parse_timestamp_parts(OPENED_AT, col("__opened_parts"));
+        let (closed, closed_bad) =
+            validate::parse_timestamp_parts(CLOSED_AT, col("__closed_parts"));
+        (part, opened, opened_bad, closed, closed_bad)
+    };
     let closed_bad = when(col(CLOSED_AT).is_null())
         .then(lit(NULL).cast(DataType::String))
         .otherwise(closed_bad_raw);
@@ -58,15 +103,6 @@ fn validate_slice(part: DataFrame) -> Result<(DataFrame, DataFrame)> {
             .and(col(format!("__{CLOSED_AT}")).is_null()));
     let checked = part
         .lazy()
-        .with_columns([
-            col(OPENED_AT).cast(DataType::String),
-            col(CLOSED_AT).cast(DataType::String),
-        ])
-        // One regex pass per timestamp column.
-        .with_columns([
-            validate::timestamp_parts_of(OPENED_AT).alias("__opened_parts"),
-            validate::timestamp_parts_of(CLOSED_AT).alias("__closed_parts"),
-        ])
         .with_columns([
             id.alias(id_name()),
             customer.alias(format!("__{CUSTOMER_ID}")),
@@ -141,4 +177,75 @@ pub fn read_tickets(files: &[InputFile], settings: &Settings) -> Result<Tickets>
         rejected,
         rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slice(opened: &[Option<&str>]) -> DataFrame {
+        let n = opened.len();
+        df!(
+            TICKET_ID => (0..n).map(|i| format!("T{i}")).collect::<Vec<_>>(),
+            CUSTOMER_ID => vec!["C1"; n],
+            ASSIGNEE => vec!["emp-1"; n],
+            OPENED_AT => opened.to_vec(),
+            CLOSED_AT => vec![Some("2024-03-02 08:00:00"); n],
+        )
+        .unwrap()
+    }
+
+    fn opened_ns(valid: &DataFrame) -> Vec<Option<i64>> {
+        valid
+            .column(OPENED_AT)
+            .unwrap()
+            .cast(&DataType::Int64)
+            .unwrap()
+            .i64()
+            .unwrap()
+            .iter()
+            .collect()
+    }
+
+    /// The plain-shape shortcut and the full parse agree, and a missing
+    /// timestamp is rejected with the same reason on both paths.
+    #[test]
+    fn plain_timestamps_parse_as_the_full_parse_does() {
+        let plain = [
+            Some("2024-03-01 09:15:00"),
+            None,
+            Some("2024-02-29 23:59:59"),
+        ];
+        let (valid, bad) = validate_slice(slice(&plain)).unwrap();
+        // One value of another shape sends the slice down the full parse.
+        let mut mixed = plain.to_vec();
+        mixed.push(Some("2024-03-01T10:15:00+01:00"));
+        let (valid_full, bad_full) = validate_slice(slice(&mixed)).unwrap();
+        let fast = opened_ns(&valid);
+        let full = opened_ns(&valid_full);
+        assert_eq!(fast.len(), 2);
+        assert_eq!(full.len(), 3);
+        assert_eq!(fast, full[..2]);
+        // 2024-03-01 09:15:00 UTC, and the offset row is the same instant.
+        assert_eq!(fast[0], Some(1_709_284_500_000_000_000));
+        assert_eq!(full[2], fast[0]);
+        let reason = |bad: &DataFrame| {
+            bad.column(&format!("{}{OPENED_AT}", validate::BAD_PREFIX))
+                .unwrap()
+                .str()
+                .unwrap()
+                .get(0)
+                .map(str::to_string)
+        };
+        assert_eq!(bad.height(), 1);
+        assert_eq!(bad_full.height(), 1);
+        assert_eq!(reason(&bad).as_deref(), Some("missing timestamp"));
+        assert_eq!(reason(&bad), reason(&bad_full));
+        // An impossible date of the plain shape is judged by the full parse.
+        let (_, bad) = validate_slice(slice(&[Some("2024-02-30 10:00:00")])).unwrap();
+        assert_eq!(
+            reason(&bad).as_deref(),
+            Some("not a valid date, time or UTC offset")
+        );
+    }
 }

@@ -92,6 +92,42 @@ pub fn parse_timestamp_text(name: &str) -> (Expr, Expr) {
     parse_timestamp_parts(name, timestamp_parts(name))
 }
 
+/// The common shape `YYYY-MM-DD HH:MM:SS` (no fraction, no offset: UTC)
+/// parsed without extracting parts: null for any other shape and for
+/// invalid dates, which the full parse ([`parse_timestamp_parts`]) then
+/// judges. Where it is not null it equals the full parse.
+pub fn plain_timestamp(name: &str) -> Expr {
+    let raw = text(name);
+    when(
+        raw.clone()
+            .str()
+            .contains(lit(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"), true),
+    )
+    .then(raw.str().strptime(
+        DataType::Datetime(TimeUnit::Nanoseconds, None),
+        StrptimeOptions {
+            format: Some("%Y-%m-%d %H:%M:%S".into()),
+            strict: false,
+            exact: true,
+            cache: true,
+        },
+        lit("raise"),
+    ))
+    .otherwise(lit(NULL).cast(DataType::Datetime(TimeUnit::Nanoseconds, None)))
+}
+
+/// Whether a text column holds a value (not null, not blank).
+pub fn is_given(name: &str) -> Expr {
+    text(name).is_not_null()
+}
+
+/// The reason for a missing timestamp, where it is missing.
+pub fn missing_timestamp(name: &str) -> Expr {
+    when(text(name).is_null())
+        .then(lit("missing timestamp"))
+        .otherwise(null_str())
+}
+
 /// The parts of a text timestamp column as an expression, to be computed
 /// once into a column and passed to [`parse_timestamp_parts`] (without
 /// common-subexpression elimination, a regex used twice runs twice).
