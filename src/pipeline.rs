@@ -26,6 +26,45 @@ use crate::state::history::ScoredHistory;
 /// (measured side by side, median of 5).
 const BATCH_EVENTS: usize = 250_000;
 
+/// Wall-clock seconds per stage of a run, in the order the stages ran, for
+/// `run.json` (where a slow night's time went). Reading overlaps the other
+/// ingest stages (a reader thread); its figure is the time spent waiting
+/// for the next file.
+#[derive(Debug, Clone, Default)]
+pub struct Timings(Vec<(&'static str, f64)>);
+
+impl Timings {
+    /// Runs `work`, adding its time to `stage`.
+    pub fn time<T>(&mut self, stage: &'static str, work: impl FnOnce() -> T) -> T {
+        let started = std::time::Instant::now();
+        let out = work();
+        self.add(stage, started.elapsed().as_secs_f64());
+        out
+    }
+
+    fn add(&mut self, stage: &'static str, seconds: f64) {
+        match self.0.iter_mut().find(|(s, _)| *s == stage) {
+            Some((_, total)) => *total += seconds,
+            None => self.0.push((stage, seconds)),
+        }
+    }
+}
+
+/// A JSON object of seconds (to the millisecond), stages in the order they ran.
+impl Serialize for Timings {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (stage, seconds) in &self.0 {
+            map.serialize_entry(stage, &((seconds * 1000.0).round() / 1000.0))?;
+        }
+        map.end()
+    }
+}
+
 /// What a run read, kept, dropped and found.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Counts {
@@ -58,6 +97,8 @@ pub struct Ingested {
     pub input_first_ts: Option<NaiveDateTime>,
     /// The de-duplicator, holding the keys of every event seen.
     pub dedupe: Deduplicator,
+    /// Where ingest's time went.
+    pub timings: Timings,
 }
 
 fn ts_bounds(events: &DataFrame) -> Result<(Option<NaiveDateTime>, Option<NaiveDateTime>)> {
@@ -101,6 +142,8 @@ pub fn ingest_with_progress(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Ingested> {
     let files = ingest::resolve_inputs(inputs)?;
+    let mut timings = Timings::default();
+    let ticket_started = std::time::Instant::now();
     // Tickets first: a bad ticket file stops the run before the long part.
     let (tickets, ticket_rows, ticket_rejections) = if tickets_paths.is_empty() {
         (None, None, Vec::new())
@@ -111,6 +154,9 @@ pub fn ingest_with_progress(
         let index = features::need_to_know::TicketIndex::new(&t.tickets, settings)?;
         (Some(index), Some(t.rows), t.rejected)
     };
+    if !tickets_paths.is_empty() {
+        timings.add("tickets", ticket_started.elapsed().as_secs_f64());
+    }
     let mut dedupe = match seen_keys {
         Some(keys) => Deduplicator::seeded(keys)?,
         None => Deduplicator::default(),
@@ -143,8 +189,11 @@ pub fn ingest_with_progress(
                 }
             }
         });
-        for (i, batch) in receiver.iter().enumerate() {
+        let mut i = 0;
+        while let Some(batch) = timings.time("read", || receiver.recv().ok()) {
             let batch = batch?;
+            i += 1;
+            let i = i - 1;
             progress(Progress::Files {
                 done: i + 1,
                 of: files.len(),
@@ -167,7 +216,7 @@ pub fn ingest_with_progress(
                 continue;
             };
             input_first_ts = earliest(input_first_ts, ts_bounds(&events)?.0);
-            let events = dedupe.unseen(events)?;
+            let events = timings.time("dedupe", || dedupe.unseen(events))?;
             if events.height() == 0 {
                 continue;
             }
@@ -175,7 +224,9 @@ pub fn ingest_with_progress(
             let (lo, hi) = ts_bounds(&events)?;
             first_ts = earliest(first_ts, lo);
             last_ts = last_ts.max(hi);
-            parts.push(features::reduce(events, settings, tickets.as_ref())?);
+            parts.push(timings.time("reduce", || {
+                features::reduce(events, settings, tickets.as_ref())
+            })?);
         }
         Ok(())
     })?;
@@ -185,7 +236,7 @@ pub fn ingest_with_progress(
     let tables = if parts.is_empty() {
         features::reduce(empty_events(), settings, tickets.as_ref())?
     } else {
-        features::merge(parts)?
+        timings.time("merge", || features::merge(parts))?
     };
     drop(tickets);
     counts.unknown_records = tables
@@ -208,6 +259,7 @@ pub fn ingest_with_progress(
         last_ts,
         input_first_ts,
         dedupe,
+        timings,
     })
 }
 
@@ -272,6 +324,8 @@ struct RunRecord<'a> {
     /// With `--state`: where the scoring walk started.
     #[serde(skip_serializing_if = "Option::is_none")]
     state_walk: Option<StateWalk>,
+    /// Seconds per stage (see [`Timings`]).
+    timings: &'a Timings,
 }
 
 /// How a run on a state scored: resumed from the stored checkpoint, or
@@ -505,10 +559,12 @@ pub fn analyze_with_progress(
     }
     // The state's lock is held until this function returns.
     let _lock = options.state.as_deref().map(state::lock).transpose()?;
+    let load_started = std::time::Instant::now();
     let stored = match &options.state {
         Some(dir) if !options.rebuild => state::load(dir)?,
         _ => None,
     };
+    let load_seconds = load_started.elapsed().as_secs_f64();
     if let (Some(dir), Some(stored)) = (&options.state, &stored) {
         if stored.manifest.table_settings
             != state::table_settings(settings, !options.tickets.is_empty())
@@ -531,6 +587,11 @@ pub fn analyze_with_progress(
         seen_keys,
         progress,
     )?;
+    let mut timings = Timings::default();
+    if options.state.is_some() {
+        timings.add("state_load", load_seconds);
+    }
+    timings.0.extend(std::mem::take(&mut ingested.timings).0);
     match &options.quarantine {
         Some(path) => quarantine::write(path, &ingested.rejected)?,
         None if !ingested.rejected.is_empty() => return Err(rejected_error(ingested.rejected)),
@@ -567,23 +628,33 @@ pub fn analyze_with_progress(
         history = stored.history.filter(|h| h.resumable(settings, from));
         inputs_seen = stored.manifest.inputs;
         runs = stored.manifest.runs + 1;
-        ingested.tables = features::merge_from(stored.tables, ingested.tables, from)?;
+        ingested.tables = timings.time("state_merge", || {
+            features::merge_from(stored.tables, ingested.tables, from)
+        })?;
     }
     if options.state.is_some() {
         ingested.tables = retained(ingested.tables, settings)?;
     }
     let settings = &run_settings;
     let (scored, history, state_walk) = if options.state.is_some() {
-        let (scored, history, walk) =
-            score_state(&ingested.tables, history.as_ref(), settings, progress)?;
+        let (scored, history, walk) = timings.time("scoring", || {
+            score_state(&ingested.tables, history.as_ref(), settings, progress)
+        })?;
         (scored, history, Some(walk))
     } else {
-        let table = features::table::actor_days(&ingested.tables)?;
+        let table = timings.time("actor_day_rows", || {
+            features::table::actor_days(&ingested.tables)
+        })?;
         progress(Progress::Scoring {
             actor_days: table.rows.len(),
         });
-        (score_table(&ingested.tables, table, settings)?, None, None)
+        let verdicts = timings.time("scoring", || scoring::verdicts(&table, settings));
+        let scored = timings.time("alerts", || {
+            scored(&ingested.tables, table, verdicts, settings)
+        })?;
+        (scored, None, None)
     };
+    let outputs_started = std::time::Instant::now();
     let mut counts = ingested.counts.clone();
     counts.suppressed_reasons = suppressed_reasons(&scored, settings);
     let warnings = expired_allow_entries(&scored, settings);
@@ -612,6 +683,8 @@ pub fn analyze_with_progress(
         jsonl.push('\n');
     }
     write_atomic(&out.join("alerts.jsonl"), jsonl.as_bytes())?;
+    timings.add("outputs", outputs_started.elapsed().as_secs_f64());
+    let save_started = std::time::Instant::now();
     if let Some(dir) = &options.state {
         let days = day_range(&ingested.tables)?;
         // Keys of the last `late_days` UTC days (one more for time zones).
@@ -638,6 +711,9 @@ pub fn analyze_with_progress(
             },
         )?;
     }
+    if options.state.is_some() {
+        timings.add("state_save", save_started.elapsed().as_secs_f64());
+    }
     let mut notes = Vec::new();
     if options.tickets.is_empty() {
         notes.push("need-to-know judging is off: no --tickets given".to_string());
@@ -663,6 +739,7 @@ pub fn analyze_with_progress(
         notes,
         warnings: &warnings,
         state_walk,
+        timings: &timings,
     };
     let text = serde_json::to_string_pretty(&record).map_err(|e| Error::Write {
         path: run_json.clone(),

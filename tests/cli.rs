@@ -977,6 +977,25 @@ mod nightly {
         let resumed = nightly(&[&files[21]], &o2, &state, &tickets);
         let walk = &run_json(&o2)["state_walk"];
         assert_eq!(walk["resumed_after"], day_of(&files[20], -8).as_str());
+        // run.json says where the night's time went, stage by stage.
+        let timings = run_json(&o2)["timings"].as_object().unwrap().clone();
+        let stages: Vec<&str> = timings.keys().map(String::as_str).collect();
+        for stage in [
+            "state_load",
+            "tickets",
+            "read",
+            "dedupe",
+            "reduce",
+            "state_merge",
+            "scoring",
+            "outputs",
+            "state_save",
+        ] {
+            assert!(stages.contains(&stage), "no {stage} in {stages:?}");
+        }
+        assert!(timings
+            .values()
+            .all(|t| t.as_f64().is_some_and(|t| t >= 0.0)));
         assert_eq!(walk["checkpoint"], day_of(&files[21], -8).as_str());
         let tickets_arg = tickets.to_str().unwrap();
         let batch = analyze(

@@ -165,6 +165,70 @@ fn count_where(cond: Expr) -> Expr {
 }
 
 /// Reduces one chunk of canonical events to its feature tables.
+/// Events of one chunk are grouped by one packed integer key instead of
+/// string columns: from the top, the actor's code (a hash of the name,
+/// checked to be one-to-one within the chunk), the day's offset from the
+/// chunk's first day, the hour, and the action and status. Grouping on it
+/// is several times faster than grouping on the strings.
+const DAY_SHIFT: u64 = 1 << 10;
+const HOUR_SHIFT: u64 = 1 << 5;
+const ACTOR_SHIFT: u64 = 1 << 24;
+/// Days one chunk may span (the day's offset has 14 bits).
+const MAX_DAY_SPAN: i32 = 1 << 14;
+/// Actor codes tried before a chunk is split in two by actor.
+const ACTOR_SEEDS: u64 = 8;
+/// Packed key columns: actor-day, and actor-day-hour-action-status.
+const AD: &str = "_ad";
+const KEY: &str = "_key";
+
+/// The action's index in [`ACTIONS`] times the number of statuses, plus
+/// the status's index in [`STATUSES`] (validated events have both).
+fn action_status_code() -> Expr {
+    let mut code = lit(0u64);
+    for (a, action) in ACTIONS.iter().enumerate() {
+        for (s, status) in STATUSES.iter().enumerate() {
+            let c = (a * STATUSES.len() + s) as u64;
+            if c == 0 {
+                continue;
+            }
+            code = when(
+                col(ACTION)
+                    .eq(lit(*action))
+                    .and(col(STATUS).eq(lit(*status))),
+            )
+            .then(lit(c))
+            .otherwise(code);
+        }
+    }
+    code
+}
+
+fn actor_hash(seed: u64) -> Expr {
+    col(ACTOR).hash(seed, seed ^ 0x5bd1_e995, seed.rotate_left(17), 0x27d4_eb2f)
+}
+
+/// The actor code: the top bits of a seeded hash of the name.
+fn actor_code(seed: u64) -> Expr {
+    actor_hash(seed).floor_div(lit(ACTOR_SHIFT)) * lit(ACTOR_SHIFT)
+}
+
+/// A seed whose actor codes are one-to-one on `events`' actors.
+fn actor_seed(events: &DataFrame) -> Result<Option<u64>> {
+    let names = events.column(ACTOR)?.n_unique()?;
+    for seed in 1..=ACTOR_SEEDS {
+        let codes = events
+            .clone()
+            .lazy()
+            .select([actor_code(seed).n_unique()])
+            .collect()?;
+        if codes.column(ACTOR)?.get(0)?.extract::<usize>() == Some(names) {
+            return Ok(Some(seed));
+        }
+    }
+    Ok(None)
+}
+
+/// Reduces one chunk of canonical events to its feature tables.
 pub fn reduce(
     events: DataFrame,
     settings: &Settings,
@@ -175,76 +239,172 @@ pub fn reduce(
         .lazy()
         .with_columns([day.alias(DAY), hour.alias(HOUR)])
         .collect()?;
-    // Events are hashed twice: once per (hour, action, status, team, kind)
-    // for the counts and the hour profile, once per (client, IP, resource,
-    // fields) for the items and sensitive reads; the few rows per actor-day
-    // that result are then pivoted. No per-event pattern matching, no
-    // per-event splitting.
+    reduce_local(events, settings, tickets)
+}
+
+/// [`reduce`] of events that carry their local day and hour. A chunk
+/// whose days or actors do not fit the packed key is reduced in two halves
+/// (by day, or by actor) that are then merged: the same tables.
+fn reduce_local(
+    events: DataFrame,
+    settings: &Settings,
+    tickets: Option<&need_to_know::TicketIndex>,
+) -> Result<FeatureTables> {
+    let days = events.column(DAY)?.cast(&DataType::Int32)?;
+    let (first, last) = (days.i32()?.min(), days.i32()?.max());
+    let (Some(first), Some(last)) = (first, last) else {
+        return reduce_packed(events, 0, 0, settings, tickets);
+    };
+    if last - first >= MAX_DAY_SPAN {
+        let middle = first + (last - first) / 2;
+        let early = col(DAY).cast(DataType::Int32).lt_eq(lit(middle));
+        return reduce_in_halves(events, early, settings, tickets);
+    }
+    match actor_seed(&events)? {
+        Some(seed) => reduce_packed(events, seed, first, settings, tickets),
+        None => reduce_in_halves(events, by_actor_halves(), settings, tickets),
+    }
+}
+
+/// Splits events in two by actor (a hash bit).
+fn by_actor_halves() -> Expr {
+    (actor_hash(0) % lit(2u64)).eq(lit(0u64))
+}
+
+/// Reduces the events where `first_half` holds and the others apart, and
+/// merges the two.
+fn reduce_in_halves(
+    events: DataFrame,
+    first_half: Expr,
+    settings: &Settings,
+    tickets: Option<&need_to_know::TicketIndex>,
+) -> Result<FeatureTables> {
+    let part = |c: Expr| events.clone().lazy().filter(c).collect();
+    merge(vec![
+        reduce_local(part(first_half.clone())?, settings, tickets)?,
+        reduce_local(part(first_half.not())?, settings, tickets)?,
+    ])
+}
+
+fn reduce_packed(
+    events: DataFrame,
+    seed: u64,
+    first_day: i32,
+    settings: &Settings,
+    tickets: Option<&need_to_know::TicketIndex>,
+) -> Result<FeatureTables> {
+    let ad = actor_code(seed)
+        + (col(DAY).cast(DataType::Int32) - lit(first_day)).cast(DataType::UInt64) * lit(DAY_SHIFT);
+    let events = events
+        .lazy()
+        .with_column(ad.alias(AD))
+        .with_column(
+            (col(AD) + col(HOUR).cast(DataType::UInt64) * lit(HOUR_SHIFT) + action_status_code())
+                .alias(KEY),
+        )
+        .collect()?;
+    // Who and when each actor-day is, with the day's last team and kind.
+    let actor_day_names = events
+        .clone()
+        .lazy()
+        .group_by([col(AD)])
+        .agg(
+            [col(ACTOR).first(), col(DAY).first()]
+                .into_iter()
+                .chain(last_team_and_kind(TS, TS))
+                .collect::<Vec<_>>(),
+        )
+        .collect()?;
+    let named = |frame: LazyFrame| {
+        frame.join(
+            actor_day_names
+                .clone()
+                .lazy()
+                .select([col(AD), col(ACTOR), col(DAY)]),
+            [col(AD)],
+            [col(AD)],
+            JoinArgs::new(JoinType::Inner),
+        )
+    };
+    // Counts per actor, day, hour, action and status: a few rows per
+    // actor-day, then pivoted.
     let parts = events
         .clone()
         .lazy()
-        .group_by([
-            col(ACTOR),
-            col(DAY),
-            col(HOUR),
-            col(ACTION),
-            col(STATUS),
-            col(TEAM),
-            col(ACTOR_KIND),
-        ])
+        .group_by([col(KEY)])
         .agg([
             len().cast(DataType::Int64).alias(N),
             col(RECORDS).sum().alias(RECORDS_KNOWN),
             count_where(col(RECORDS).is_null()).alias(RECORDS_UNKNOWN),
-            col(TS).max().alias(LAST_TS),
         ])
+        .with_column((col(KEY) % lit(HOUR_SHIFT)).alias(ACTION))
         .collect()?;
-    let action = |a: &str| col(ACTION).eq(lit(a));
+    let code_of = |action: &str, status: Option<&str>| {
+        let a = ACTIONS
+            .iter()
+            .position(|x| *x == action)
+            .expect("an action");
+        let code = col(ACTION);
+        match status {
+            None => code.floor_div(lit(STATUSES.len() as u64)).eq(lit(a as u64)),
+            Some(s) => {
+                let s = STATUSES.iter().position(|x| *x == s).expect("a status");
+                code.eq(lit((a * STATUSES.len() + s) as u64))
+            }
+        }
+    };
+    let action = |a: &str| code_of(a, None);
+    let status = |s: &str| {
+        let s = STATUSES.iter().position(|x| *x == s).expect("a status") as u64;
+        (col(ACTION) % lit(STATUSES.len() as u64)).eq(lit(s))
+    };
     let n_where = |cond: Expr| col(N).filter(cond).sum();
     let is_export = action("export");
-    let actor_days = parts
+    let counts = parts
         .clone()
         .lazy()
-        .group_by([col(ACTOR), col(DAY)])
-        .agg(
-            [
-                col(N).sum().alias(EVENTS),
-                col(RECORDS_KNOWN).sum(),
-                col(RECORDS_UNKNOWN).sum(),
-                n_where(action("view")).alias(VIEWS),
-                n_where(action("search")).alias(SEARCHES),
-                n_where(is_export.clone()).alias(EXPORTS),
-                col(RECORDS_KNOWN)
-                    .filter(is_export.clone())
-                    .sum()
-                    .alias(EXPORT_ROWS),
-                col(RECORDS_UNKNOWN)
-                    .filter(is_export)
-                    .sum()
-                    .alias(EXPORT_UNKNOWN),
-                n_where(action("update")).alias(UPDATES),
-                n_where(action("delete")).alias(DELETES),
-                n_where(action("login")).alias(LOGINS),
-                n_where(col(STATUS).eq(lit("denied"))).alias(DENIED),
-                n_where(col(STATUS).eq(lit("error"))).alias(ERRORS),
-                n_where(action("login").not()).alias(DATA_EVENTS),
-            ]
-            .into_iter()
-            .chain(last_team_and_kind(LAST_TS, LAST_TS))
-            .collect::<Vec<_>>(),
-        )
-        .collect()?;
+        .with_column((col(KEY).floor_div(lit(DAY_SHIFT)) * lit(DAY_SHIFT)).alias(AD))
+        .group_by([col(AD)])
+        .agg([
+            col(N).sum().alias(EVENTS),
+            col(RECORDS_KNOWN).sum(),
+            col(RECORDS_UNKNOWN).sum(),
+            n_where(action("view")).alias(VIEWS),
+            n_where(action("search")).alias(SEARCHES),
+            n_where(is_export.clone()).alias(EXPORTS),
+            col(RECORDS_KNOWN)
+                .filter(is_export.clone())
+                .sum()
+                .alias(EXPORT_ROWS),
+            col(RECORDS_UNKNOWN)
+                .filter(is_export)
+                .sum()
+                .alias(EXPORT_UNKNOWN),
+            n_where(action("update")).alias(UPDATES),
+            n_where(action("delete")).alias(DELETES),
+            n_where(action("login")).alias(LOGINS),
+            n_where(status("denied")).alias(DENIED),
+            n_where(status("error")).alias(ERRORS),
+            n_where(action("login").not()).alias(DATA_EVENTS),
+        ]);
     let hours = parts
         .lazy()
-        .group_by([col(ACTOR), col(DAY), col(HOUR)])
+        .group_by([(col(KEY).floor_div(lit(HOUR_SHIFT))).alias(KEY)])
         .agg([col(N).sum()])
+        .with_columns([
+            (col(KEY).floor_div(lit(DAY_SHIFT / HOUR_SHIFT)) * lit(DAY_SHIFT)).alias(AD),
+            (col(KEY) % lit(DAY_SHIFT / HOUR_SHIFT))
+                .cast(DataType::Int32)
+                .alias(HOUR),
+        ]);
+    let hours = named(hours)
+        .select([col(ACTOR), col(DAY), col(HOUR), col(N)])
         .collect()?;
     let usage = events
         .clone()
         .lazy()
         .group_by([
-            col(ACTOR),
-            col(DAY),
+            col(AD),
             col(CLIENT),
             col(SOURCE_IP),
             col(RESOURCE),
@@ -261,12 +421,18 @@ pub fn reduce(
         .clone()
         .lazy()
         .filter(sensitive(settings))
-        .group_by([col(ACTOR), col(DAY)])
+        .group_by([col(AD)])
         .agg([col(DATA_EVENTS).sum().alias(SENSITIVE_EVENTS)]);
-    let on = || [col(ACTOR), col(DAY)];
-    let actor_days = actor_days
+    let actor_days = actor_day_names
+        .clone()
         .lazy()
-        .join(sensitive_reads, on(), on(), JoinArgs::new(JoinType::Left))
+        .join(counts, [col(AD)], [col(AD)], JoinArgs::new(JoinType::Left))
+        .join(
+            sensitive_reads,
+            [col(AD)],
+            [col(AD)],
+            JoinArgs::new(JoinType::Left),
+        )
         .with_column(col(SENSITIVE_EVENTS).fill_null(lit(0i64)))
         .select(actor_day_columns())
         .collect()?;
@@ -276,8 +442,7 @@ pub fn reduce(
             .lazy()
             .filter(col(column).is_not_null())
             .select([
-                col(ACTOR),
-                col(DAY),
+                col(AD),
                 lit(kind).alias(KIND),
                 col(column).alias(VALUE),
                 col(N),
@@ -303,9 +468,11 @@ pub fn reduce(
         ],
         UnionArgs::default(),
     )?
-    .group_by([col(ACTOR), col(DAY), col(KIND), col(VALUE)])
-    .agg([col(N).sum()])
-    .collect()?;
+    .group_by([col(AD), col(KIND), col(VALUE)])
+    .agg([col(N).sum()]);
+    let items = named(items)
+        .select([col(ACTOR), col(DAY), col(KIND), col(VALUE), col(N)])
+        .collect()?;
     let ticket_use = match tickets {
         Some(index) => {
             let uses = events
@@ -322,7 +489,7 @@ pub fn reduce(
     let customers = events
         .lazy()
         .filter(col(CUSTOMER_ID).is_not_null())
-        .group_by([col(ACTOR), col(DAY), col(CUSTOMER_ID)])
+        .group_by([col(AD), col(CUSTOMER_ID)])
         .agg([
             col(CUSTOMER_SEGMENT)
                 .drop_nulls()
@@ -331,6 +498,16 @@ pub fn reduce(
             len().cast(DataType::Int64).alias(ACCESSES),
             col(TS).min().alias(FIRST_TS),
             col(TS).max().alias(LAST_TS),
+        ]);
+    let customers = named(customers)
+        .select([
+            col(ACTOR),
+            col(DAY),
+            col(CUSTOMER_ID),
+            col(CUSTOMER_SEGMENT),
+            col(ACCESSES),
+            col(FIRST_TS),
+            col(LAST_TS),
         ])
         .collect()?;
     let customers = match tickets {
@@ -437,60 +614,81 @@ pub fn merge_from(
     })
 }
 
-/// Merges the tables of several chunks: an actor-day split across files
-/// becomes one row, with the last `team` and `actor_kind` of the day.
+/// Merges the tables of several chunks: an actor-day split across chunks
+/// becomes one row, with the last `team` and `actor_kind` of the day. Only
+/// rows of days that more than one chunk holds are re-aggregated; the rest
+/// (with daily input files, nearly everything) are already whole and are
+/// stacked as they are.
 pub fn merge(parts: Vec<FeatureTables>) -> Result<FeatureTables> {
-    let stack = |pick: fn(&FeatureTables) -> &DataFrame| -> Result<LazyFrame> {
-        Ok(concat(
-            parts
+    let shared = shared_days(&parts)?;
+    let regroup = |pick: fn(&FeatureTables) -> Option<&DataFrame>,
+                   keys: &[&str],
+                   aggs: Vec<Expr>|
+     -> Result<Option<DataFrame>> {
+        let frames: Option<Vec<&DataFrame>> = parts.iter().map(pick).collect();
+        let Some(frames) = frames.filter(|f| !f.is_empty()) else {
+            return Ok(None);
+        };
+        let columns: Vec<Expr> = frames[0]
+            .get_column_names()
+            .iter()
+            .map(|c| col(c.as_str()))
+            .collect();
+        let stacked = concat(
+            frames
                 .iter()
-                .map(|p| pick(p).clone().lazy())
+                .map(|f| (*f).clone().lazy())
                 .collect::<Vec<_>>(),
             UnionArgs::default(),
-        )?)
+        )?;
+        let merged = if shared.is_empty() {
+            stacked
+        } else {
+            let in_shared = col(DAY).is_in(lit(shared.clone()).implode(true), false);
+            let whole = stacked.clone().filter(in_shared.clone().not());
+            let split = stacked
+                .filter(in_shared)
+                .group_by(keys.iter().map(|k| col(*k)).collect::<Vec<_>>())
+                .agg(aggs)
+                .select(columns);
+            concat([whole, split], UnionArgs::default())?
+        };
+        Ok(Some(merged.collect()?))
     };
     let mut aggs: Vec<Expr> = SUMMED.iter().map(|c| col(*c).sum()).collect();
     aggs.extend(last_team_and_kind(TEAM_TS, KIND_TS));
-    let actor_days = stack(|p| &p.actor_days)?
-        .group_by([col(ACTOR), col(DAY)])
-        .agg(aggs)
-        .sort([ACTOR, DAY], SortMultipleOptions::default())
-        .collect()?;
-    let hours = stack(|p| &p.hours)?
-        .group_by([col(ACTOR), col(DAY), col(HOUR)])
-        .agg([col(N).sum()])
-        .collect()?;
-    let items = stack(|p| &p.items)?
-        .group_by([col(ACTOR), col(DAY), col(KIND), col(VALUE)])
-        .agg([col(N).sum()])
-        .collect()?;
-    let customers = stack(|p| &p.customers)?
-        .group_by([col(ACTOR), col(DAY), col(CUSTOMER_ID)])
-        .agg([
+    let actor_days = regroup(|p| Some(&p.actor_days), &[ACTOR, DAY], aggs)?
+        .expect("at least one chunk")
+        .sort([ACTOR, DAY], SortMultipleOptions::default())?;
+    let hours = regroup(|p| Some(&p.hours), &[ACTOR, DAY, HOUR], vec![col(N).sum()])?
+        .expect("at least one chunk");
+    let items = regroup(
+        |p| Some(&p.items),
+        &[ACTOR, DAY, KIND, VALUE],
+        vec![col(N).sum()],
+    )?
+    .expect("at least one chunk");
+    let customers = regroup(
+        |p| Some(&p.customers),
+        &[ACTOR, DAY, CUSTOMER_ID],
+        vec![
             col(CUSTOMER_SEGMENT).drop_nulls().first(),
             col(ACCESSES).sum(),
             col(FIRST_TS).min(),
             col(LAST_TS).max(),
             // Covered in any chunk is covered (null: tickets unknown).
             col(COVERED).max(),
-        ])
-        .collect()?;
-    let uses: Option<Vec<LazyFrame>> = parts
-        .iter()
-        .map(|p| p.ticket_use.clone().map(DataFrame::lazy))
-        .collect();
-    let ticket_use = match uses {
-        Some(uses) if !uses.is_empty() => Some(
-            concat(uses, UnionArgs::default())?
-                .group_by([col(ACTOR), col(DAY)])
-                .agg([
-                    col(need_to_know::TICKETED).sum(),
-                    col(need_to_know::FOREIGN).sum(),
-                ])
-                .collect()?,
-        ),
-        _ => None,
-    };
+        ],
+    )?
+    .expect("at least one chunk");
+    let ticket_use = regroup(
+        |p| p.ticket_use.as_ref(),
+        &[ACTOR, DAY],
+        vec![
+            col(need_to_know::TICKETED).sum(),
+            col(need_to_know::FOREIGN).sum(),
+        ],
+    )?;
     Ok(FeatureTables {
         actor_days,
         hours,
@@ -498,6 +696,27 @@ pub fn merge(parts: Vec<FeatureTables>) -> Result<FeatureTables> {
         customers,
         ticket_use,
     })
+}
+
+/// The days that more than one chunk's actor-day table holds.
+fn shared_days(parts: &[FeatureTables]) -> Result<Series> {
+    let days: Vec<LazyFrame> = parts
+        .iter()
+        .map(|p| {
+            p.actor_days
+                .clone()
+                .lazy()
+                .select([col(DAY)])
+                .unique(None, UniqueKeepStrategy::Any)
+        })
+        .collect();
+    let shared = concat(days, UnionArgs::default())?
+        .group_by([col(DAY)])
+        .agg([len().alias(N)])
+        .filter(col(N).gt(lit(1)))
+        .select([col(DAY)])
+        .collect()?;
+    Ok(shared.column(DAY)?.as_materialized_series().clone())
 }
 
 #[cfg(test)]
@@ -568,6 +787,124 @@ mod tests {
         assert_eq!(
             day.hours[9] + day.hours[10] + day.hours[17] + day.hours[18],
             4.0
+        );
+    }
+
+    /// The tables sorted by every column, to compare two ways of building them.
+    fn sorted(t: &FeatureTables) -> Vec<DataFrame> {
+        [&t.actor_days, &t.hours, &t.items, &t.customers]
+            .into_iter()
+            .map(|f| {
+                let by: Vec<String> = f.get_column_names().iter().map(|c| c.to_string()).collect();
+                f.sort(by, SortMultipleOptions::default()).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chunks_split_by_actor_or_by_day_reduce_to_the_same_tables() {
+        let settings = Settings::default();
+        let mut rows = Vec::new();
+        let names: Vec<String> = (0..40).map(|i| format!("agent-{i}")).collect();
+        for (i, name) in names.iter().enumerate() {
+            for h in 0..3 {
+                let ts = format!("2024-03-0{} 1{h}:00:00", 1 + i % 3);
+                rows.push((
+                    ts,
+                    name.as_str(),
+                    Some("billing"),
+                    format!("c{}", i * 7 + h),
+                ));
+            }
+        }
+        let rows: Vec<(&str, &str, Option<&str>, &str)> = rows
+            .iter()
+            .map(|r| (r.0.as_str(), r.1, r.2, r.3.as_str()))
+            .collect();
+        let whole = reduce(events(&rows), &settings, None).unwrap();
+        assert_eq!(whole.actor_days.height(), 40);
+        let (day, hour) = local_time(TS, &settings);
+        let local = events(&rows)
+            .lazy()
+            .with_columns([day.alias(DAY), hour.alias(HOUR)])
+            .collect()
+            .unwrap();
+        let by_actor = reduce_in_halves(local.clone(), by_actor_halves(), &settings, None).unwrap();
+        assert_eq!(sorted(&by_actor), sorted(&whole));
+        let early = col(DAY).lt_eq(lit(NaiveDate::from_ymd_opt(2024, 3, 1).unwrap()));
+        let by_day = reduce_in_halves(local, early, &settings, None).unwrap();
+        assert_eq!(sorted(&by_day), sorted(&whole));
+    }
+
+    #[test]
+    fn a_chunk_spanning_more_days_than_the_key_holds_is_reduced_in_parts() {
+        let settings = Settings::default();
+        let t = reduce(
+            events(&[
+                ("1960-01-01 09:00:00", "a", None, "c1"),
+                ("2024-03-01 09:00:00", "a", None, "c1"),
+                ("2024-03-01 10:00:00", "a", None, "c2"),
+            ]),
+            &settings,
+            None,
+        )
+        .unwrap();
+        let table = table::actor_days(&t).unwrap();
+        let per_day: Vec<(NaiveDate, f64, f64)> = table
+            .rows
+            .iter()
+            .map(|r| (r.day, r.events, r.distinct_customers))
+            .collect();
+        assert_eq!(
+            per_day,
+            [
+                (NaiveDate::from_ymd_opt(1960, 1, 1).unwrap(), 1.0, 1.0),
+                (NaiveDate::from_ymd_opt(2024, 3, 1).unwrap(), 2.0, 2.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn chunks_of_other_days_are_stacked_and_shared_days_summed() {
+        let settings = Settings::default();
+        let chunk = |rows: &[(&str, &str, Option<&str>, &str)]| {
+            reduce(events(rows), &settings, None).unwrap()
+        };
+        let merged = merge(vec![
+            chunk(&[("2024-03-01 09:00:00", "a", None, "c1")]),
+            chunk(&[("2024-03-02 09:00:00", "a", None, "c1")]),
+            chunk(&[
+                ("2024-03-02 10:00:00", "a", None, "c1"),
+                ("2024-03-03 10:00:00", "b", None, "c2"),
+            ]),
+        ])
+        .unwrap();
+        let table = table::actor_days(&merged).unwrap();
+        let rows: Vec<(String, u32, f64, f64)> = table
+            .rows
+            .iter()
+            .map(|r| {
+                use chrono::Datelike;
+                (
+                    table.actors[r.actor].clone(),
+                    r.day.day(),
+                    r.events,
+                    r.distinct_customers,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("a".to_string(), 1, 1.0, 1.0),
+                ("a".to_string(), 2, 2.0, 1.0),
+                ("b".to_string(), 3, 1.0, 1.0),
+            ]
+        );
+        assert_eq!(
+            merged.customers.height(),
+            3,
+            "one row per actor, day and customer"
         );
     }
 

@@ -85,7 +85,6 @@ impl Deduplicator {
     /// Only the keys are deduplicated; the events themselves are gathered
     /// again only when something was dropped (usually nothing is).
     pub fn unseen(&mut self, events: DataFrame) -> Result<DataFrame> {
-        const ROW: &str = "_row";
         let before = events.height();
         let keys = events
             .clone()
@@ -94,40 +93,47 @@ impl Deduplicator {
                 col(TS).dt().date().cast(DataType::Int32).alias(UTC_DAY),
                 key(SEEDS).alias(KEY),
             ])
-            .with_row_index(ROW, None)
-            .unique_stable(Some(cols([UTC_DAY, KEY])), UniqueKeepStrategy::First)
             .collect()?;
         let days = utc_days(&keys)?;
         let earlier: Vec<LazyFrame> = self
             .seen
             .iter()
             .filter(|(covered, _)| !covered.is_disjoint(&days))
-            .map(|(_, keys)| keys.clone().lazy())
+            .map(|(_, keys)| keys.clone().lazy().select([day_key()]))
             .collect();
-        let fresh_keys = if earlier.is_empty() {
-            keys
+        // The first row of each (day, key) in this batch, in input order,
+        // unless an earlier batch had it.
+        let mut first = keys
+            .clone()
+            .lazy()
+            .with_row_index(ROW, None)
+            .with_column(day_key())
+            .unique_stable(Some(cols([DAY_KEY])), UniqueKeepStrategy::First);
+        if !earlier.is_empty() {
+            let earlier = concat(earlier, UnionArgs::default())?.collect()?;
+            let earlier = earlier.column(DAY_KEY)?.as_materialized_series().clone();
+            first = first.filter(col(DAY_KEY).is_in(lit(earlier).implode(true), false).not());
+        }
+        let fresh = first.select([col(ROW), col(UTC_DAY), col(KEY)]).collect()?;
+        let (events, keys) = if fresh.height() == before {
+            (events, keys)
         } else {
-            let earlier = concat(earlier, UnionArgs::default())?;
-            keys.lazy()
-                .join(
-                    earlier,
-                    [col(UTC_DAY), col(KEY)],
-                    [col(UTC_DAY), col(KEY)],
-                    JoinArgs::new(JoinType::Anti),
-                )
-                .sort([ROW], SortMultipleOptions::default())
-                .collect()?
+            let rows = fresh.column(ROW)?.idx()?.clone();
+            (events.take(&rows)?, fresh.drop(ROW)?)
         };
-        let fresh = if fresh_keys.height() == before {
-            events
-        } else {
-            let rows = fresh_keys.column(ROW)?.idx()?.clone();
-            events.take(&rows)?
-        };
-        self.seen.push((days, fresh_keys.select([UTC_DAY, KEY])?));
-        self.dropped += before - fresh.height();
-        Ok(fresh)
+        self.seen.push((days, keys));
+        self.dropped += before - events.height();
+        Ok(events)
     }
+}
+
+const DAY_KEY: &str = "_day_key";
+const ROW: &str = "_row";
+
+/// One 64-bit value per (UTC day, key) pair, to compare pairs as one column.
+fn day_key() -> Expr {
+    let (a, b, c, d) = SEEDS;
+    (col(KEY) + col(UTC_DAY).hash(d, c, b, a)).alias(DAY_KEY)
 }
 
 #[cfg(test)]

@@ -226,7 +226,8 @@ pub fn read_events(file: &InputFile, settings: &Settings) -> Result<EventBatch> 
         .map(|c| c.to_string())
         .collect();
     let raw_schema = frame.schema().clone();
-    let checked = validate::validated(frame.lazy(), &raw_schema, settings).collect()?;
+    let canonical = validate::AlreadyCanonical::of(&frame, settings)?;
+    let checked = validate::validated(frame.lazy(), &raw_schema, canonical, settings).collect()?;
     let bad = validate::with_reasons(
         checked.clone().lazy().filter(col(validate::BAD)),
         &raw_schema,

@@ -234,6 +234,54 @@ fn records_column(dtype: &DataType) -> (Expr, Expr) {
     (parsed, reason)
 }
 
+/// Which text columns of a raw frame already hold only canonical values,
+/// so that validation can take them as they are instead of trimming and
+/// lower-casing every row (judged on the distinct values, which are few).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AlreadyCanonical {
+    /// Every actor is non-empty text without surrounding whitespace.
+    pub actor: bool,
+    /// Every value is present, allowed, lower-case, trimmed and unmapped.
+    pub action: bool,
+    pub actor_kind: bool,
+    pub status: bool,
+}
+
+impl AlreadyCanonical {
+    /// Judges the text columns of `frame` (named as in the contract).
+    pub fn of(frame: &DataFrame, settings: &Settings) -> PolarsResult<AlreadyCanonical> {
+        let distinct = |name: &str| -> PolarsResult<Option<Vec<Option<String>>>> {
+            let Ok(column) = frame.column(name) else {
+                return Ok(None);
+            };
+            let Ok(values) = column.unique()?.str().cloned() else {
+                return Ok(None);
+            };
+            Ok(Some(values.iter().map(|v| v.map(str::to_string)).collect()))
+        };
+        let canonical_enum = |name: &str, allowed: &[&str]| -> PolarsResult<bool> {
+            let map = settings.values.get(name);
+            Ok(distinct(name)?.is_some_and(|values| {
+                values.iter().all(|v| {
+                    v.as_deref().is_some_and(|v| {
+                        allowed.contains(&v) && map.is_none_or(|m| !m.contains_key(v))
+                    })
+                })
+            }))
+        };
+        Ok(AlreadyCanonical {
+            actor: distinct(ACTOR)?.is_some_and(|values| {
+                values
+                    .iter()
+                    .all(|v| v.as_deref().is_some_and(|v| !v.is_empty() && v.trim() == v))
+            }),
+            action: canonical_enum(ACTION, &ACTIONS)?,
+            actor_kind: canonical_enum(ACTOR_KIND, &ACTOR_KINDS)?,
+            status: canonical_enum(STATUS, &STATUSES)?,
+        })
+    }
+}
+
 /// Boolean column: the row has at least one bad value.
 pub const BAD: &str = "__bad";
 
@@ -244,7 +292,13 @@ fn allowed(values: &[&str]) -> Expr {
 /// Adds the canonical contract columns (prefixed `__`) and the [`BAD`] flag
 /// to a raw frame whose columns already carry contract names. Reasons are
 /// worked out by [`with_reasons`] on the bad rows only.
-pub fn validated(raw: LazyFrame, schema_of_raw: &Schema, settings: &Settings) -> LazyFrame {
+pub fn validated(
+    raw: LazyFrame,
+    schema_of_raw: &Schema,
+    canonical: AlreadyCanonical,
+    settings: &Settings,
+) -> LazyFrame {
+    let as_is = |name: &str, yes: bool, normalised: Expr| if yes { col(name) } else { normalised };
     let ts_dtype = schema_of_raw.get(TS).cloned().unwrap_or(DataType::String);
     let native_ts = matches!(ts_dtype, DataType::Datetime(_, _));
     let rec_dtype = schema_of_raw
@@ -266,16 +320,25 @@ pub fn validated(raw: LazyFrame, schema_of_raw: &Schema, settings: &Settings) ->
             timestamp_from_parts(col("__ts_parts"))
         }
         .alias(named(TS)),
-        text(ACTOR).alias(named(ACTOR)),
-        enum_column(ACTION, &ACTIONS, None, settings)
-            .0
-            .alias(named(ACTION)),
-        enum_column(ACTOR_KIND, &ACTOR_KINDS, Some("employee"), settings)
-            .0
-            .alias(named(ACTOR_KIND)),
-        enum_column(STATUS, &STATUSES, Some("ok"), settings)
-            .0
-            .alias(named(STATUS)),
+        as_is(ACTOR, canonical.actor, text(ACTOR)).alias(named(ACTOR)),
+        as_is(
+            ACTION,
+            canonical.action,
+            enum_column(ACTION, &ACTIONS, None, settings).0,
+        )
+        .alias(named(ACTION)),
+        as_is(
+            ACTOR_KIND,
+            canonical.actor_kind,
+            enum_column(ACTOR_KIND, &ACTOR_KINDS, Some("employee"), settings).0,
+        )
+        .alias(named(ACTOR_KIND)),
+        as_is(
+            STATUS,
+            canonical.status,
+            enum_column(STATUS, &STATUSES, Some("ok"), settings).0,
+        )
+        .alias(named(STATUS)),
         records_column(&rec_dtype).0.alias("__records_parsed"),
         if rec_dtype.is_integer() {
             lit(false)
@@ -363,4 +426,106 @@ pub fn canonical_columns() -> Vec<Expr> {
         .iter()
         .map(|c| col(format!("__{c}")).alias(*c))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(actors: &[&str], actions: &[&str]) -> DataFrame {
+        let n = actors.len();
+        df!(
+            TS => vec!["2024-03-01 10:00:00"; n],
+            ACTOR => actors,
+            ACTION => actions,
+            RECORDS => vec![None::<&str>; n],
+            ACTOR_KIND => vec!["employee"; n],
+            STATUS => vec!["ok"; n],
+        )
+        .unwrap()
+    }
+
+    fn canonical_events(frame: &DataFrame, canonical: AlreadyCanonical) -> DataFrame {
+        let settings = Settings::default();
+        validated(frame.clone().lazy(), &frame.schema(), canonical, &settings)
+            .select([
+                col(named_for_test(ACTOR)),
+                col(named_for_test(ACTION)),
+                col(named_for_test(ACTOR_KIND)),
+                col(named_for_test(STATUS)),
+                col(BAD),
+            ])
+            .collect()
+            .unwrap()
+    }
+
+    fn named_for_test(name: &str) -> String {
+        format!("__{name}")
+    }
+
+    #[test]
+    fn columns_already_canonical_skip_normalising_with_the_same_result() {
+        let settings = Settings::default();
+        let clean = raw(&["a", "b"], &["view", "export"]);
+        let judged = AlreadyCanonical::of(&clean, &settings).unwrap();
+        assert_eq!(
+            judged,
+            AlreadyCanonical {
+                actor: true,
+                action: true,
+                actor_kind: true,
+                status: true
+            }
+        );
+        assert_eq!(
+            canonical_events(&clean, judged),
+            canonical_events(&clean, AlreadyCanonical::default())
+        );
+        // Anything that normalising would change takes the full path.
+        let messy = raw(&[" a", "b"], &["VIEW", "export"]);
+        let judged = AlreadyCanonical::of(&messy, &settings).unwrap();
+        assert!(!judged.actor && !judged.action && judged.status);
+        let events = canonical_events(&messy, judged);
+        let actors: Vec<Option<&str>> = events
+            .column("__actor")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(actors, [Some("a"), Some("b")]);
+        let actions: Vec<Option<&str>> = events
+            .column("__action")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(actions, [Some("view"), Some("export")]);
+        // A value the config maps is not canonical either.
+        let mapped = Settings {
+            values: [(
+                ACTION.to_string(),
+                [("export".to_string(), "view".to_string())]
+                    .into_iter()
+                    .collect(),
+            )]
+            .into_iter()
+            .collect(),
+            ..Settings::default()
+        };
+        assert!(!AlreadyCanonical::of(&clean, &mapped).unwrap().action);
+        // An unknown action is left for validation to reject.
+        let unknown = raw(&["a"], &["peek"]);
+        let judged = AlreadyCanonical::of(&unknown, &settings).unwrap();
+        assert!(!judged.action);
+        let bad: Vec<Option<bool>> = canonical_events(&unknown, judged)
+            .column(BAD)
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(bad, [Some(true)]);
+    }
 }
