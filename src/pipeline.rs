@@ -442,16 +442,19 @@ fn score_state(
     tables: &FeatureTables,
     history: Option<&ScoredHistory>,
     settings: &Settings,
+    timings: &mut Timings,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(Scored, Option<ScoredHistory>, StateWalk)> {
-    let mut table = features::table::actor_days_reusing(tables, history.map(|h| h.reuse()))?;
+    let mut table = timings.time("actor_day_rows", || {
+        features::table::actor_days_reusing(tables, history.map(|h| h.reuse()))
+    })?;
     let mut resume = match history {
-        Some(h) => h.resume(&table, settings)?,
+        Some(h) => timings.time("resume", || h.resume(&table, settings))?,
         None => None,
     };
     if history.is_some() && resume.is_none() {
         // A stored day without a verdict: replay everything.
-        table = features::table::actor_days(tables)?;
+        table = timings.time("actor_day_rows", || features::table::actor_days(tables))?;
     }
     let checkpoint_at = table
         .rows
@@ -467,18 +470,22 @@ fn score_state(
         actor_days_walked: table.rows.len() - carried,
         checkpoint: next.as_ref().map(|h| h.checkpoint.as_of),
     };
-    let walk = scoring::walk(&table, settings, resume.take(), checkpoint_at);
+    let walk = timings.time("scoring", || {
+        scoring::walk(&table, settings, resume.take(), checkpoint_at)
+    });
     let next = match walk.checkpoint.or(kept.clone()) {
         Some(checkpoint) => Some(ScoredHistory {
             derived: table.derived.clone(),
-            verdicts: state::history::verdict_frame(&table, &walk.verdicts)?,
+            verdicts: timings.time("history", || {
+                state::history::verdict_frame(&table, &walk.verdicts)
+            })?,
             checkpoint,
         }),
         None => None,
     };
     let record = record(&next);
     Ok((
-        scored(tables, table, walk.verdicts, settings)?,
+        timings.time("alerts", || scored(tables, table, walk.verdicts, settings))?,
         next,
         record,
     ))
@@ -637,9 +644,13 @@ pub fn analyze_with_progress(
     }
     let settings = &run_settings;
     let (scored, history, state_walk) = if options.state.is_some() {
-        let (scored, history, walk) = timings.time("scoring", || {
-            score_state(&ingested.tables, history.as_ref(), settings, progress)
-        })?;
+        let (scored, history, walk) = score_state(
+            &ingested.tables,
+            history.as_ref(),
+            settings,
+            &mut timings,
+            progress,
+        )?;
         (scored, history, Some(walk))
     } else {
         let table = timings.time("actor_day_rows", || {

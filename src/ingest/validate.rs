@@ -434,7 +434,7 @@ mod tests {
 
     fn raw(actors: &[&str], actions: &[&str]) -> DataFrame {
         let n = actors.len();
-        df!(
+        let frame = df!(
             TS => vec!["2024-03-01 10:00:00"; n],
             ACTOR => actors,
             ACTION => actions,
@@ -442,12 +442,16 @@ mod tests {
             ACTOR_KIND => vec!["employee"; n],
             STATUS => vec!["ok"; n],
         )
-        .unwrap()
+        .unwrap();
+        let path = std::path::Path::new("test.csv");
+        super::super::conformed(frame, path, &EVENT_COLUMNS, &[])
+            .unwrap()
+            .0
     }
 
     fn canonical_events(frame: &DataFrame, canonical: AlreadyCanonical) -> DataFrame {
         let settings = Settings::default();
-        validated(frame.clone().lazy(), &frame.schema(), canonical, &settings)
+        validated(frame.clone().lazy(), frame.schema(), canonical, &settings)
             .select([
                 col(named_for_test(ACTOR)),
                 col(named_for_test(ACTION)),
