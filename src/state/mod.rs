@@ -256,7 +256,7 @@ pub fn save(dir: &Path, stored: &Stored) -> Result<()> {
     owner_only_dir(&version)?;
     let t = &stored.tables;
     let h = stored.history.as_ref();
-    for (file, frame) in [
+    let tables: Vec<(&str, &DataFrame)> = [
         ("actor_days", Some(&t.actor_days)),
         ("hours", Some(&t.hours)),
         ("items", Some(&t.items)),
@@ -266,12 +266,25 @@ pub fn save(dir: &Path, stored: &Stored) -> Result<()> {
         ("derived", h.map(|h| &h.derived.columns)),
         ("segments", h.map(|h| &h.derived.segments)),
         ("verdicts", h.map(|h| &h.verdicts)),
-    ] {
-        debug_assert!(TABLES.contains(&file));
-        if let Some(frame) = frame {
-            write_parquet(&version.join(format!("{file}.parquet")), frame)?;
-        }
-    }
+    ]
+    .into_iter()
+    .filter_map(|(file, frame)| frame.map(|f| (file, f)))
+    .collect();
+    // Each table is encoded, written and synced on its own thread, so the
+    // syncs overlap; the version is switched in only when all succeeded.
+    std::thread::scope(|scope| -> Result<()> {
+        let writers: Vec<_> = tables
+            .iter()
+            .map(|&(file, frame)| {
+                debug_assert!(TABLES.contains(&file));
+                let path = version.join(format!("{file}.parquet"));
+                scope.spawn(move || write_parquet(&path, frame))
+            })
+            .collect();
+        writers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("a state writer thread panicked"))
+    })?;
     if let Some(h) = h {
         write_json(&version.join(CHECKPOINT), &h.checkpoint, false)?;
     }
