@@ -18,50 +18,60 @@ pub const ADJACENT_STEPS: &str = "adjacent_steps";
 /// Steps to a higher id.
 pub const ASCENDING_STEPS: &str = "ascending_steps";
 
-/// Per actor-day: `id_steps`, `adjacent_steps`, `ascending_steps`.
-pub fn order_stats(customers: &DataFrame) -> Result<DataFrame> {
-    let id = col(CUSTOMER_ID)
+/// The numeric part of `customer_id` (null when it has no digits), to be
+/// added as a column before [`step_aggregations`].
+pub const CUSTOMER_NUMBER: &str = "_customer_number";
+
+/// [`CUSTOMER_NUMBER`] as an expression.
+pub fn customer_number() -> Expr {
+    col(CUSTOMER_ID)
         .str()
         .extract(lit(r"(\d{1,18})\D*$"), 1)
-        .cast(DataType::Int64);
-    let same_day = col(ACTOR)
-        .eq(col(ACTOR).shift(lit(1)))
-        .and(col(DAY).eq(col(DAY).shift(lit(1))));
-    let step = col("_id") - col("_id").shift(lit(1));
+        .cast(DataType::Int64)
+        .alias(CUSTOMER_NUMBER)
+}
+
+/// Aggregations over one actor-day's customers (with [`CUSTOMER_NUMBER`]):
+/// `id_steps`, `adjacent_steps`, `ascending_steps`, from the numbers in
+/// order of first access (ties by number). Each actor-day's few rows are
+/// sorted within its group: no sort of the whole table.
+pub fn step_aggregations() -> [Expr; 3] {
+    let numbered = col(CUSTOMER_NUMBER).is_not_null();
+    let ids = col(CUSTOMER_NUMBER).filter(numbered.clone()).sort_by(
+        [
+            col(FIRST_TS).filter(numbered.clone()),
+            col(CUSTOMER_NUMBER).filter(numbered),
+        ],
+        SortMultipleOptions::default(),
+    );
+    let step = ids.clone() - ids.shift(lit(1));
+    [
+        step.clone()
+            .is_not_null()
+            .cast(DataType::Int64)
+            .sum()
+            .alias(ID_STEPS),
+        step.clone()
+            .eq(lit(1i64))
+            .or(step.clone().eq(lit(-1i64)))
+            .cast(DataType::Int64)
+            .sum()
+            .alias(ADJACENT_STEPS),
+        step.gt(lit(0i64))
+            .cast(DataType::Int64)
+            .sum()
+            .alias(ASCENDING_STEPS),
+    ]
+}
+
+/// Per actor-day: `id_steps`, `adjacent_steps`, `ascending_steps`.
+pub fn order_stats(customers: &DataFrame) -> Result<DataFrame> {
     Ok(customers
         .clone()
         .lazy()
-        .select([col(ACTOR), col(DAY), col(FIRST_TS), id.alias("_id")])
-        .filter(col("_id").is_not_null())
-        .sort(
-            [ACTOR, DAY, FIRST_TS, "_id"],
-            SortMultipleOptions::default(),
-        )
-        .with_column(
-            when(same_day)
-                .then(step)
-                .otherwise(lit(NULL).cast(DataType::Int64))
-                .alias("_step"),
-        )
+        .with_column(customer_number())
         .group_by([col(ACTOR), col(DAY)])
-        .agg([
-            col("_step")
-                .is_not_null()
-                .cast(DataType::Int64)
-                .sum()
-                .alias(ID_STEPS),
-            col("_step")
-                .eq(lit(1))
-                .or(col("_step").eq(lit(-1)))
-                .cast(DataType::Int64)
-                .sum()
-                .alias(ADJACENT_STEPS),
-            col("_step")
-                .gt(lit(0))
-                .cast(DataType::Int64)
-                .sum()
-                .alias(ASCENDING_STEPS),
-        ])
+        .agg(step_aggregations())
         .collect()?)
 }
 
