@@ -143,20 +143,18 @@ pub fn ingest_with_progress(
 ) -> Result<Ingested> {
     let files = ingest::resolve_inputs(inputs)?;
     let mut timings = Timings::default();
-    let ticket_started = std::time::Instant::now();
     // Tickets first: a bad ticket file stops the run before the long part.
     let (tickets, ticket_rows, ticket_rejections) = if tickets_paths.is_empty() {
         (None, None, Vec::new())
     } else {
         progress(Progress::Tickets);
-        let files = ingest::resolve_inputs(tickets_paths)?;
-        let t = tickets::read_tickets(&files, settings)?;
-        let index = features::need_to_know::TicketIndex::new(&t.tickets, settings)?;
-        (Some(index), Some(t.rows), t.rejected)
+        timings.time("tickets", || -> Result<_> {
+            let files = ingest::resolve_inputs(tickets_paths)?;
+            let t = tickets::read_tickets(&files, settings)?;
+            let index = features::need_to_know::TicketIndex::new(&t.tickets, settings)?;
+            Ok((Some(index), Some(t.rows), t.rejected))
+        })?
     };
-    if !tickets_paths.is_empty() {
-        timings.add("tickets", ticket_started.elapsed().as_secs_f64());
-    }
     let mut dedupe = match seen_keys {
         Some(keys) => Deduplicator::seeded(keys)?,
         None => Deduplicator::default(),
@@ -189,11 +187,11 @@ pub fn ingest_with_progress(
                 }
             }
         });
-        let mut i = 0;
-        while let Some(batch) = timings.time("read", || receiver.recv().ok()) {
+        for i in 0.. {
+            let Some(batch) = timings.time("read", || receiver.recv().ok()) else {
+                break;
+            };
             let batch = batch?;
-            i += 1;
-            let i = i - 1;
             progress(Progress::Files {
                 done: i + 1,
                 of: files.len(),

@@ -164,12 +164,11 @@ fn count_where(cond: Expr) -> Expr {
     cond.cast(DataType::Int64).sum()
 }
 
-/// Reduces one chunk of canonical events to its feature tables.
-/// Events of one chunk are grouped by one packed integer key instead of
-/// string columns: from the top, the actor's code (a hash of the name,
-/// checked to be one-to-one within the chunk), the day's offset from the
-/// chunk's first day, the hour, and the action and status. Grouping on it
-/// is several times faster than grouping on the strings.
+// Events of one chunk are grouped by one packed integer key instead of
+// string columns: from the top, the actor's code (a hash of the name,
+// checked to be one-to-one within the chunk), the day's offset from the
+// chunk's first day, the hour, and the action and status. Grouping on it
+// is several times faster than grouping on the strings.
 const DAY_SHIFT: u64 = 1 << 10;
 const HOUR_SHIFT: u64 = 1 << 5;
 const ACTOR_SHIFT: u64 = 1 << 24;
@@ -239,14 +238,17 @@ pub fn reduce(
         .lazy()
         .with_columns([day.alias(DAY), hour.alias(HOUR)])
         .collect()?;
-    reduce_local(events, settings, tickets)
+    reduce_local(events, 0, settings, tickets)
 }
 
 /// [`reduce`] of events that carry their local day and hour. A chunk
 /// whose days or actors do not fit the packed key is reduced in two halves
-/// (by day, or by actor) that are then merged: the same tables.
+/// (by day, or by actor) that are then merged: the same tables. `splits`
+/// counts the splits by actor above this chunk, so that each uses another
+/// bit of the actor's hash.
 fn reduce_local(
     events: DataFrame,
+    splits: u32,
     settings: &Settings,
     tickets: Option<&need_to_know::TicketIndex>,
 ) -> Result<FeatureTables> {
@@ -258,17 +260,29 @@ fn reduce_local(
     if last - first >= MAX_DAY_SPAN {
         let middle = first + (last - first) / 2;
         let early = col(DAY).cast(DataType::Int32).lt_eq(lit(middle));
-        return reduce_in_halves(events, early, settings, tickets);
+        return reduce_in_halves(events, early, splits, settings, tickets);
     }
     match actor_seed(&events)? {
         Some(seed) => reduce_packed(events, seed, first, settings, tickets),
-        None => reduce_in_halves(events, by_actor_halves(), settings, tickets),
+        None if splits < u64::BITS => {
+            let half = by_actor_halves(splits);
+            reduce_in_halves(events, half, splits + 1, settings, tickets)
+        }
+        None => Err(PolarsError::ComputeError(
+            format!(
+                "no one-to-one code for the {} actors of a chunk",
+                events.column(ACTOR)?.n_unique()?
+            )
+            .into(),
+        )
+        .into()),
     }
 }
 
-/// Splits events in two by actor (a hash bit).
-fn by_actor_halves() -> Expr {
-    (actor_hash(0) % lit(2u64)).eq(lit(0u64))
+/// Splits events in two by actor: bit `bit` of an unseeded hash of the
+/// name (a chunk split again uses the next bit, so both halves shrink).
+fn by_actor_halves(bit: u32) -> Expr {
+    (actor_hash(0).floor_div(lit(1u64 << bit)) % lit(2u64)).eq(lit(0u64))
 }
 
 /// Reduces the events where `first_half` holds and the others apart, and
@@ -276,13 +290,14 @@ fn by_actor_halves() -> Expr {
 fn reduce_in_halves(
     events: DataFrame,
     first_half: Expr,
+    splits: u32,
     settings: &Settings,
     tickets: Option<&need_to_know::TicketIndex>,
 ) -> Result<FeatureTables> {
     let part = |c: Expr| events.clone().lazy().filter(c).collect();
     merge(vec![
-        reduce_local(part(first_half.clone())?, settings, tickets)?,
-        reduce_local(part(first_half.not())?, settings, tickets)?,
+        reduce_local(part(first_half.clone())?, splits, settings, tickets)?,
+        reduce_local(part(first_half.not())?, splits, settings, tickets)?,
     ])
 }
 
@@ -339,21 +354,11 @@ fn reduce_packed(
         ])
         .with_column((col(KEY) % lit(HOUR_SHIFT)).alias(ACTION))
         .collect()?;
-    let code_of = |action: &str, status: Option<&str>| {
-        let a = ACTIONS
-            .iter()
-            .position(|x| *x == action)
-            .expect("an action");
-        let code = col(ACTION);
-        match status {
-            None => code.floor_div(lit(STATUSES.len() as u64)).eq(lit(a as u64)),
-            Some(s) => {
-                let s = STATUSES.iter().position(|x| *x == s).expect("a status");
-                code.eq(lit((a * STATUSES.len() + s) as u64))
-            }
-        }
+    // `ACTION` holds the code of [`action_status_code`].
+    let action = |a: &str| {
+        let a = ACTIONS.iter().position(|x| *x == a).expect("an action") as u64;
+        col(ACTION).floor_div(lit(STATUSES.len() as u64)).eq(lit(a))
     };
-    let action = |a: &str| code_of(a, None);
     let status = |s: &str| {
         let s = STATUSES.iter().position(|x| *x == s).expect("a status") as u64;
         (col(ACTION) % lit(STATUSES.len() as u64)).eq(lit(s))
@@ -829,10 +834,33 @@ mod tests {
             .with_columns([day.alias(DAY), hour.alias(HOUR)])
             .collect()
             .unwrap();
-        let by_actor = reduce_in_halves(local.clone(), by_actor_halves(), &settings, None).unwrap();
+        let by_actor =
+            reduce_in_halves(local.clone(), by_actor_halves(0), 1, &settings, None).unwrap();
         assert_eq!(sorted(&by_actor), sorted(&whole));
+        // A half split again takes the next bit: both parts are non-empty.
+        let half = local
+            .clone()
+            .lazy()
+            .filter(by_actor_halves(0))
+            .collect()
+            .unwrap();
+        let again = half
+            .clone()
+            .lazy()
+            .filter(by_actor_halves(1))
+            .collect()
+            .unwrap()
+            .height();
+        assert!(
+            again > 0 && again < half.height(),
+            "{again} of {}",
+            half.height()
+        );
+        let twice = reduce_in_halves(half.clone(), by_actor_halves(1), 2, &settings, None).unwrap();
+        let direct = reduce(half.drop_many([DAY, HOUR]), &settings, None).unwrap();
+        assert_eq!(sorted(&twice), sorted(&direct));
         let early = col(DAY).lt_eq(lit(NaiveDate::from_ymd_opt(2024, 3, 1).unwrap()));
-        let by_day = reduce_in_halves(local, early, &settings, None).unwrap();
+        let by_day = reduce_in_halves(local, early, 0, &settings, None).unwrap();
         assert_eq!(sorted(&by_day), sorted(&whole));
     }
 
