@@ -609,6 +609,8 @@ pub fn analyze_with_progress(
     let mut history = None;
     let mut inputs_seen = Vec::new();
     let mut runs = 1;
+    // The first day this run may change in a state's tables.
+    let mut first_changed = NaiveDate::MIN;
     if let (Some(dir), Some(stored)) = (&options.state, stored) {
         let input_day = ingested.input_first_ts.map(|t| local_day(t, settings));
         if let (Some(day), Some(last)) = (input_day, stored.manifest.last_day) {
@@ -629,6 +631,7 @@ pub fn analyze_with_progress(
             (None, Some(last)) => last + chrono::Duration::days(1),
             (None, None) => NaiveDate::MIN,
         };
+        first_changed = from;
         run_settings.from = Some(settings.from.map_or(from, |f| f.max(from)));
         history = stored.history.filter(|h| h.resumable(settings, from));
         inputs_seen = stored.manifest.inputs;
@@ -702,6 +705,15 @@ pub fn analyze_with_progress(
             ((last - epoch).num_days() - settings.late_days as i64 - 1) as i32
         });
         inputs_seen.extend(ingested.inputs.iter().map(|p| p.display().to_string()));
+        // The scored history changes from the day after the checkpoint the
+        // walk resumed at; without one, it was all replayed.
+        let unchanged = state::UnchangedBefore {
+            features: first_changed,
+            history: match state_walk.as_ref().and_then(|w| w.resumed_after) {
+                Some(as_of) => first_changed.min(as_of + chrono::Duration::days(1)),
+                None => NaiveDate::MIN,
+            },
+        };
         state::save(
             dir,
             &state::Stored {
@@ -713,11 +725,13 @@ pub fn analyze_with_progress(
                     inputs: inputs_seen,
                     runs,
                     written_at: chrono::Utc::now().to_rfc3339(),
+                    blocks: Default::default(),
                 },
                 tables: ingested.tables.clone(),
                 keys: ingested.dedupe.keys_since(cutoff)?,
                 history,
             },
+            unchanged,
         )?;
     }
     if options.state.is_some() {

@@ -780,6 +780,21 @@ mod nightly {
         read_alerts(out)
     }
 
+    /// The inode of each block file of `table` in the current version.
+    #[cfg(unix)]
+    fn block_inodes(state: &Path, table: &str) -> std::collections::BTreeMap<String, u64> {
+        use std::os::unix::fs::MetadataExt;
+        let version = state.join(std::fs::read_link(state.join("current")).unwrap());
+        std::fs::read_dir(version.join(table))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let name = e.file_name().to_string_lossy().into_owned();
+                (name, e.metadata().unwrap().ino())
+            })
+            .collect()
+    }
+
     fn run_json(out: &Path) -> Value {
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
     }
@@ -974,7 +989,23 @@ mod nightly {
         assert_eq!(walk["checkpoint"], day_of(&files[20], -8).as_str());
         let last_day = day_of(&files[21], 0);
         let o2 = dir.path().join("o2");
+        #[cfg(unix)]
+        let before = block_inodes(&state, "customers");
         let resumed = nightly(&[&files[21]], &o2, &state, &tickets);
+        // The night rewrote only the block holding its day: the earlier
+        // blocks are the previous version's files.
+        #[cfg(unix)]
+        {
+            let after = block_inodes(&state, "customers");
+            let (last_block, last_inode) = after.iter().next_back().unwrap();
+            assert!(last_block.as_str() <= format!("{last_day}.parquet").as_str());
+            assert_ne!(before.get(last_block), Some(last_inode));
+            let linked = after
+                .iter()
+                .filter(|(block, inode)| before.get(*block) == Some(*inode))
+                .count();
+            assert_eq!(linked, after.len() - 1, "{before:?} -> {after:?}");
+        }
         let walk = &run_json(&o2)["state_walk"];
         assert_eq!(walk["resumed_after"], day_of(&files[20], -8).as_str());
         // run.json says where the night's time went, stage by stage.
@@ -1174,7 +1205,7 @@ mod nightly {
             // Either the old version or a complete new one.
             assert!(state.join(&now).join("manifest.json").exists());
             if now == before {
-                assert!(state.join(&before).join("actor_days.parquet").exists());
+                assert!(state.join(&before).join("actor_days").is_dir());
             }
         }
         let last: Vec<&Path> = files[20..21].iter().map(PathBuf::as_path).collect();
