@@ -39,6 +39,7 @@ const TICKET_SLICE: usize = 2_000_000;
 /// the plain shape `YYYY-MM-DD HH:MM:SS` (the usual export) is parsed
 /// without the full timestamp parse, which costs most of the validation.
 fn validate_slice(part: DataFrame) -> Result<(DataFrame, DataFrame)> {
+    let unparsed = |name: &str, plain: &str| validate::is_given(name).and(col(plain).is_null());
     let part = part
         .lazy()
         .with_columns([
@@ -49,19 +50,13 @@ fn validate_slice(part: DataFrame) -> Result<(DataFrame, DataFrame)> {
             validate::plain_timestamp(OPENED_AT).alias("__opened_plain"),
             validate::plain_timestamp(CLOSED_AT).alias("__closed_plain"),
         ])
+        .with_column(
+            unparsed(OPENED_AT, "__opened_plain")
+                .or(unparsed(CLOSED_AT, "__closed_plain"))
+                .alias("__not_plain"),
+        )
         .collect()?;
-    let unparsed = |name: &str, plain: &str| validate::is_given(name).and(col(plain).is_null());
-    let not_plain = part
-        .clone()
-        .lazy()
-        .filter(unparsed(OPENED_AT, "__opened_plain").or(unparsed(CLOSED_AT, "__closed_plain")))
-        .select([len().alias("n")])
-        .collect()?
-        .column("n")?
-        .cast(&DataType::UInt64)?
-        .u64()?
-        .get(0)
-        .unwrap_or(0);
+    let not_plain = part.column("__not_plain")?.bool()?.sum().unwrap_or(0);
     let (part, opened, opened_bad, closed, closed_bad_raw) = if not_plain == 0 {
         (
             part,
@@ -112,28 +107,34 @@ fn validate_slice(part: DataFrame) -> Result<(DataFrame, DataFrame)> {
         ])
         .with_column(any_bad.alias("__bad"))
         .collect()?;
-    let bad_rows = checked
-        .clone()
-        .lazy()
-        .filter(col("__bad"))
-        .with_columns([
-            id_bad.alias(bad(TICKET_ID)),
-            customer_bad.alias(bad(CUSTOMER_ID)),
-            assignee_bad.alias(bad(ASSIGNEE)),
-            opened_bad.alias(bad(OPENED_AT)),
-            closed_bad.alias(bad(CLOSED_AT)),
-        ])
-        .collect()?;
-    let valid = checked
-        .lazy()
-        .filter(col("__bad").not())
-        .select(
-            TICKET_COLUMNS
-                .iter()
-                .map(|c| col(format!("__{c}")).alias(*c))
-                .collect::<Vec<_>>(),
-        )
-        .collect()?;
+    // Most slices have no bad row: then nothing is filtered.
+    let bad_count = checked.column("__bad")?.bool()?.sum().unwrap_or(0);
+    let bad_rows = if bad_count == 0 {
+        checked.clear()
+    } else {
+        checked.clone().lazy().filter(col("__bad")).collect()?
+    }
+    .lazy()
+    .with_columns([
+        id_bad.alias(bad(TICKET_ID)),
+        customer_bad.alias(bad(CUSTOMER_ID)),
+        assignee_bad.alias(bad(ASSIGNEE)),
+        opened_bad.alias(bad(OPENED_AT)),
+        closed_bad.alias(bad(CLOSED_AT)),
+    ])
+    .collect()?;
+    let valid = if bad_count == 0 {
+        checked.lazy()
+    } else {
+        checked.lazy().filter(col("__bad").not())
+    }
+    .select(
+        TICKET_COLUMNS
+            .iter()
+            .map(|c| col(format!("__{c}")).alias(*c))
+            .collect::<Vec<_>>(),
+    )
+    .collect()?;
     Ok((valid, bad_rows))
 }
 

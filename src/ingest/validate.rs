@@ -52,7 +52,7 @@ fn timestamp_from_parts(parts: Expr) -> Expr {
                 format: Some("%Y-%m-%d %H:%M:%S".into()),
                 strict: false,
                 exact: true,
-                cache: true,
+                cache: false,
             },
             lit("raise"),
         );
@@ -109,7 +109,7 @@ pub fn plain_timestamp(name: &str) -> Expr {
             format: Some("%Y-%m-%d %H:%M:%S".into()),
             strict: false,
             exact: true,
-            cache: true,
+            cache: false,
         },
         lit("raise"),
     ))
