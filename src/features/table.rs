@@ -122,10 +122,7 @@ impl Derived {
         let on = || [col(ACTOR), col(DAY)];
         let float = |name: &str| col(name).cast(DataType::Float64).fill_null(lit(0.0));
         // One pass over the customers: counts and id-order steps together.
-        let columns = customers
-            .clone()
-            .lazy()
-            .with_column(customer_order::customer_number())
+        let columns = customer_order::in_access_order(customers.clone().lazy())
             .group_by(on())
             .agg(
                 [
