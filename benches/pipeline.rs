@@ -9,6 +9,10 @@ use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throug
 use leakwatch::generate::{self, GenerateOptions, OutputFormat};
 use leakwatch::{features, pipeline, scoring, Settings};
 
+// The allocator of the `leakwatch` binary, so that the figures are its.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const DAYS: u32 = 30;
 /// Roughly the events one generated employee produces per day.
 const EVENTS_PER_EMPLOYEE_DAY: usize = 39;
