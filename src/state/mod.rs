@@ -16,8 +16,11 @@
 //! maps, ticket grace) must match the state's, and so must whether
 //! `--tickets` is given.
 //!
-//! Layout: `DIR/v-<nanos>-<pid>/` holds one complete version; `DIR/current`
-//! is a symbolic link to it, replaced atomically (a new link renamed over
+//! Layout: `DIR/v-<nanos>-<pid>/` holds one complete version (each
+//! day-keyed table a folder of seven-day [`blocks`], those a run did not
+//! change hard links to the previous version's files, never modified in
+//! place; the de-duplication keys one file); `DIR/current` is a symbolic
+//! link to it, replaced atomically (a new link renamed over
 //! the old) once the new version is written and synced. A run killed at
 //! any moment leaves `current` on a complete version. `DIR/lock` is held
 //! (an advisory lock, released when the process ends) for the whole run.
