@@ -96,44 +96,56 @@ pub fn in_control_run_length(k: f64, h: f64) -> f64 {
     let normal = Normal::standard();
     let w = h / CELLS as f64;
     let states = CELLS + 1;
+    let width = states + 1;
     // Value of each state: 0, then cell midpoints.
     let value = |i: usize| if i == 0 { 0.0 } else { (i as f64 - 0.5) * w };
-    // (I - P) L = 1, solved by Gaussian elimination.
-    let mut a = vec![vec![0.0; states + 1]; states];
-    for (i, row) in a.iter_mut().enumerate() {
+    // (I - P) L = 1, solved by Gauss-Jordan elimination on the augmented
+    // matrix, stored flat (row-major). The normal CDF at each cell edge is
+    // computed once per row and differenced.
+    let mut a = vec![0.0; states * width];
+    let mut edge = vec![0.0; states];
+    for (i, row) in a.chunks_exact_mut(width).enumerate() {
         let v = value(i) - k;
+        for (j, e) in edge.iter_mut().enumerate() {
+            *e = normal.cdf(j as f64 * w - v);
+        }
         for (j, cell) in row.iter_mut().enumerate().take(states) {
             let p = if j == 0 {
-                normal.cdf(-v)
+                edge[0]
             } else {
-                normal.cdf(j as f64 * w - v) - normal.cdf((j - 1) as f64 * w - v)
+                edge[j] - edge[j - 1]
             };
             *cell = if i == j { 1.0 - p } else { -p };
         }
         row[states] = 1.0;
     }
+    let mut pivot_row = vec![0.0; width];
     for c in 0..states {
         let pivot = (c..states)
-            .max_by(|&x, &y| a[x][c].abs().total_cmp(&a[y][c].abs()))
+            .max_by(|&x, &y| a[x * width + c].abs().total_cmp(&a[y * width + c].abs()))
             .unwrap_or(c);
-        a.swap(c, pivot);
-        let d = a[c][c];
+        if pivot != c {
+            for j in 0..width {
+                a.swap(c * width + j, pivot * width + j);
+            }
+        }
+        let d = a[c * width + c];
         if d.abs() < 1e-300 {
             return f64::INFINITY;
         }
-        let pivot_row = a[c].clone();
-        for (r, row) in a.iter_mut().enumerate() {
+        pivot_row.copy_from_slice(&a[c * width..(c + 1) * width]);
+        for (r, row) in a.chunks_exact_mut(width).enumerate() {
             if r != c {
                 let f = row[c] / d;
                 if f != 0.0 {
-                    for (x, p) in row.iter_mut().zip(&pivot_row).skip(c) {
+                    for (x, p) in row[c..].iter_mut().zip(&pivot_row[c..]) {
                         *x -= f * p;
                     }
                 }
             }
         }
     }
-    a[0][states] / a[0][0]
+    a[states] / a[0]
 }
 
 /// The standard normal score of an upper-tail p-value, clipped.

@@ -133,13 +133,13 @@ fn peer_count(pairs: &[(f64, f64)], settings: &Settings, weekend_shift: f64) -> 
     })
 }
 
-fn group_stats(
-    summaries: &HashMap<usize, MemberSummary>,
+fn group_stats<'s>(
+    summary_of: &(impl Fn(usize) -> &'s MemberSummary + Sync),
     members: &[usize],
     settings: &Settings,
 ) -> GroupStats {
     let mut out = GroupStats::default();
-    let of = |a: &usize| &summaries[a];
+    let of = |a: &usize| summary_of(*a);
     for k in 0..Count::ALL.len() {
         let shifts: Vec<f64> = members
             .iter()
@@ -199,13 +199,26 @@ fn group_stats(
     out
 }
 
-/// Peer statistics for one day.
-pub struct PeerStats {
-    group: HashMap<usize, String>,
-    fallback: HashMap<String, String>,
-    members: HashMap<String, Vec<usize>>,
-    stats: HashMap<String, GroupStats>,
+/// One peer group of the day: its name (`team:…`, `kind:…` or `all`), the
+/// group asked next when this one has no opinion, its members and what they
+/// say.
+struct Group {
+    name: String,
+    next: Option<usize>,
+    members: Vec<usize>,
+    stats: GroupStats,
 }
+
+/// Peer statistics for one day. Groups are numbered; `ALL` is always the
+/// first, and every chain of fallbacks ends there.
+pub struct PeerStats {
+    /// The group of each actor active in the peer window, by actor.
+    group: Vec<Option<usize>>,
+    groups: Vec<Group>,
+}
+
+/// The index of the group of everyone.
+const ALL: usize = 0;
 
 impl PeerStats {
     pub fn build(engine: &Baselines, day: NaiveDate) -> PeerStats {
@@ -219,65 +232,74 @@ impl PeerStats {
                 *team_size.entry(t.as_str()).or_default() += 1;
             }
         }
-        let mut group = HashMap::new();
-        let mut fallback = HashMap::new();
-        let mut members: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut groups = vec![Group {
+            name: "all".into(),
+            next: None,
+            members: Vec::new(),
+            stats: GroupStats::default(),
+        }];
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut group_index = |name: String, next: usize, groups: &mut Vec<Group>| -> usize {
+            *index.entry(name).or_insert_with_key(|name| {
+                groups.push(Group {
+                    name: name.clone(),
+                    next: Some(next),
+                    members: Vec::new(),
+                    stats: GroupStats::default(),
+                });
+                groups.len() - 1
+            })
+        };
+        let mut group = vec![None; engine.actors.len()];
         for &a in &active {
             let h = &engine.actors[a];
-            let kind = format!("kind:{}", h.kind);
+            let kind = group_index(format!("kind:{}", h.kind), ALL, &mut groups);
             let g = match &h.team {
                 Some(t) if team_size[t.as_str()] >= engine.settings.min_team_size => {
-                    fallback.insert(format!("team:{t}"), kind.clone());
-                    format!("team:{t}")
+                    group_index(format!("team:{t}"), kind, &mut groups)
                 }
-                _ => kind.clone(),
+                _ => kind,
             };
-            fallback
-                .entry(kind.clone())
-                .or_insert_with(|| "all".to_string());
             if g != kind {
-                members.entry(kind).or_default().push(a);
+                groups[kind].members.push(a);
             }
-            members.entry(g.clone()).or_default().push(a);
-            members.entry("all".into()).or_default().push(a);
-            group.insert(a, g);
+            groups[g].members.push(a);
+            groups[ALL].members.push(a);
+            group[a] = Some(g);
         }
-        // Members are summarised in parallel (each from its own history).
-        let summaries: HashMap<usize, MemberSummary> = active
+        // Members are summarised in parallel (each from its own history),
+        // then each group from its members' summaries.
+        let summaries: Vec<MemberSummary> = active
             .par_iter()
-            .map(|&a| (a, summary(engine, a, day)))
+            .map(|&a| summary(engine, a, day))
             .collect();
-        let stats = members
-            .iter()
-            .map(|(g, m)| (g.clone(), group_stats(&summaries, m, engine.settings)))
-            .collect();
-        PeerStats {
-            group,
-            fallback,
-            members,
-            stats,
+        let mut slot = vec![usize::MAX; engine.actors.len()];
+        for (i, &a) in active.iter().enumerate() {
+            slot[a] = i;
         }
+        let of = |a: usize| &summaries[slot[a]];
+        groups
+            .par_iter_mut()
+            .for_each(|g| g.stats = group_stats(&of, &g.members, engine.settings));
+        PeerStats { group, groups }
+    }
+
+    fn group_index(&self, actor: usize) -> usize {
+        self.group.get(actor).copied().flatten().unwrap_or(ALL)
     }
 
     pub fn group_of(&self, actor: usize) -> String {
-        self.group
-            .get(&actor)
-            .cloned()
-            .unwrap_or_else(|| "all".into())
+        self.groups[self.group_index(actor)].name.clone()
     }
 
     /// The first group in the actor's chain that has an opinion.
     fn first<T>(&self, actor: usize, pick: impl Fn(&GroupStats) -> Option<T>) -> Option<T> {
-        let mut g = self.group_of(actor);
+        let mut g = self.group_index(actor);
         loop {
-            if let Some(v) = self.stats.get(&g).and_then(&pick) {
+            if let Some(v) = pick(&self.groups[g].stats) {
                 return Some(v);
             }
-            match self.fallback.get(&g) {
-                Some(next) => g = next.clone(),
-                None if g != "all" => g = "all".into(),
-                None => return None,
-            }
+            g = self.groups[g].next?;
         }
     }
 
@@ -286,7 +308,7 @@ impl PeerStats {
     }
     /// Only the actor's own group: other groups' export habits say nothing.
     pub fn export(&self, actor: usize) -> Option<PeerCount> {
-        self.stats.get(&self.group_of(actor)).and_then(|s| s.export)
+        self.groups[self.group_index(actor)].stats.export
     }
     pub fn export_rate(&self, actor: usize) -> Option<f64> {
         self.first(actor, |s| s.export_rate)
@@ -315,23 +337,18 @@ impl PeerStats {
         kind: ItemKind,
         value: &str,
     ) -> (usize, usize) {
-        let mut g = self.group_of(actor);
+        let mut g = self.group_index(actor);
         loop {
-            let members = self.members.get(&g).map(Vec::as_slice).unwrap_or(&[]);
-            let others = members.iter().filter(|&&m| m != actor);
+            let group = &self.groups[g];
+            let others = group.members.iter().filter(|&&m| m != actor);
             let peers = others.clone().count();
-            let next = match self.fallback.get(&g) {
-                Some(next) => Some(next.clone()),
-                None if g != "all" => Some("all".to_string()),
-                None => None,
-            };
-            if peers >= engine.settings.peer_min_members || next.is_none() {
+            if peers >= engine.settings.peer_min_members || group.next.is_none() {
                 let users = others
                     .filter(|&&m| engine.actors[m].seen[kind.index()].contains(value))
                     .count();
                 return (users, peers);
             }
-            g = next.unwrap_or_default();
+            g = group.next.unwrap_or(ALL);
         }
     }
 }
