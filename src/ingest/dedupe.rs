@@ -101,6 +101,15 @@ impl Deduplicator {
             .filter(|(covered, _)| !covered.is_disjoint(&days))
             .map(|(_, keys)| keys.clone().lazy().select([day_key()]))
             .collect();
+        // The usual case, a batch of new days without a repeated key, is
+        // told by counting distinct keys: no first-of-each pass.
+        if earlier.is_empty() {
+            let distinct = keys.clone().lazy().select([day_key()]).collect()?;
+            if distinct.column(DAY_KEY)?.n_unique()? == before {
+                self.seen.push((days, keys));
+                return Ok(events);
+            }
+        }
         // The first row of each (day, key) in this batch, in input order,
         // unless an earlier batch had it.
         let mut first = keys
@@ -190,5 +199,27 @@ mod tests {
             .iter()
             .collect();
         assert_eq!(actors, [Some("a")]);
+    }
+
+    #[test]
+    fn a_batch_of_new_distinct_days_is_kept_whole_and_remembered() {
+        let mut d = Deduplicator::default();
+        let batch = [
+            ("2024-01-05 10:00:00", "a", None),
+            ("2024-01-05 10:00:00", "b", None),
+            ("2024-01-06 09:00:00", "a", Some("e9")),
+        ];
+        assert_eq!(d.unseen(events(&batch)).unwrap().height(), 3);
+        assert_eq!(d.dropped, 0);
+        // The same rows again, and one new one: only the new one is kept.
+        let again = d
+            .unseen(events(&[
+                batch[1],
+                ("2024-01-06 09:30:00", "zzz", Some("e9")),
+                ("2024-01-06 11:00:00", "c", None),
+            ]))
+            .unwrap();
+        assert_eq!(again.height(), 1);
+        assert_eq!(d.dropped, 2);
     }
 }
