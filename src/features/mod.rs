@@ -497,8 +497,7 @@ fn reduce_packed(
         .group_by([col(AD), col(CUSTOMER_ID)])
         .agg([
             col(CUSTOMER_SEGMENT)
-                .drop_nulls()
-                .first()
+                .first_non_null()
                 .alias(CUSTOMER_SEGMENT),
             len().cast(DataType::Int64).alias(ACCESSES),
             col(TS).min().alias(FIRST_TS),
@@ -677,7 +676,7 @@ pub fn merge(parts: Vec<FeatureTables>) -> Result<FeatureTables> {
         |p| Some(&p.customers),
         &[ACTOR, DAY, CUSTOMER_ID],
         vec![
-            col(CUSTOMER_SEGMENT).drop_nulls().first(),
+            col(CUSTOMER_SEGMENT).first_non_null(),
             col(ACCESSES).sum(),
             col(FIRST_TS).min(),
             col(LAST_TS).max(),
