@@ -18,17 +18,12 @@ pub const ADJACENT_STEPS: &str = "adjacent_steps";
 /// Steps to a higher id.
 pub const ASCENDING_STEPS: &str = "ascending_steps";
 
-/// The numeric part of `customer_id` (null when it has no digits).
-const CUSTOMER_NUMBER: &str = "_customer_number";
-/// The index of an actor-day among those with numbered customers.
-const ACTOR_DAY: &str = "_actor_day";
-const ROW: &str = "_row";
-const STEP: &str = "_step";
-/// Whether a row's predecessor in walk order is of the same actor-day.
-const SAME: &str = "_same";
+/// The numeric part of `customer_id` (null when it has no digits), to be
+/// added as a column before [`step_aggregations`].
+pub const CUSTOMER_NUMBER: &str = "_customer_number";
 
 /// [`CUSTOMER_NUMBER`] as an expression.
-fn customer_number() -> Expr {
+pub fn customer_number() -> Expr {
     col(CUSTOMER_ID)
         .str()
         .extract(lit(r"(\d{1,18})\D*$"), 1)
@@ -36,80 +31,46 @@ fn customer_number() -> Expr {
         .alias(CUSTOMER_NUMBER)
 }
 
-/// Per actor-day with at least one numbered customer: `id_steps`,
-/// `adjacent_steps`, `ascending_steps`, from the numbers in order of
-/// first access (ties by number).
-///
-/// Every row gets its actor-day's index, the rows are put in order of
-/// (actor-day, first access, number) by one sort on three integer columns,
-/// and each row is compared with the row before it: a step when both are
-/// of the same actor-day. Cheaper than a sort or a shift within each
-/// group of a group-by.
+/// Adds [`CUSTOMER_NUMBER`] and puts the rows in order of first access
+/// (ties by number), as [`step_aggregations`] needs. A sort on two integer
+/// columns: cheaper than sorting each actor-day's rows within its group.
+pub fn in_access_order(customers: LazyFrame) -> LazyFrame {
+    customers
+        .with_column(customer_number())
+        .sort([FIRST_TS, CUSTOMER_NUMBER], SortMultipleOptions::default())
+}
+
+/// Aggregations over one actor-day's customers, taken in the order of
+/// [`in_access_order`] (a group-by keeps each group's rows in their order):
+/// `id_steps`, `adjacent_steps`, `ascending_steps`, from the numbers in
+/// order of first access.
+pub fn step_aggregations() -> [Expr; 3] {
+    let ids = col(CUSTOMER_NUMBER).drop_nulls();
+    let step = ids.clone() - ids.shift(lit(1));
+    [
+        step.clone()
+            .is_not_null()
+            .cast(DataType::Int64)
+            .sum()
+            .alias(ID_STEPS),
+        step.clone()
+            .eq(lit(1i64))
+            .or(step.clone().eq(lit(-1i64)))
+            .cast(DataType::Int64)
+            .sum()
+            .alias(ADJACENT_STEPS),
+        step.gt(lit(0i64))
+            .cast(DataType::Int64)
+            .sum()
+            .alias(ASCENDING_STEPS),
+    ]
+}
+
+/// Per actor-day: `id_steps`, `adjacent_steps`, `ascending_steps`.
 pub fn order_stats(customers: &DataFrame) -> Result<DataFrame> {
-    let numbered = customers
-        .clone()
-        .lazy()
-        .select([col(ACTOR), col(DAY), col(FIRST_TS), customer_number()])
-        .filter(col(CUSTOMER_NUMBER).is_not_null())
-        .collect()?;
-    let actor_days = numbered
-        .clone()
-        .lazy()
-        .select([col(ACTOR), col(DAY)])
-        .unique(None, UniqueKeepStrategy::Any)
-        .with_row_index(ACTOR_DAY, None)
-        .collect()?;
-    let rows = numbered
-        .lazy()
-        .join(
-            actor_days.clone().lazy(),
-            [col(ACTOR), col(DAY)],
-            [col(ACTOR), col(DAY)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .select([col(ACTOR_DAY), col(FIRST_TS), col(CUSTOMER_NUMBER)])
-        .with_row_index(ROW, None)
-        .collect()?;
-    let walk_order = rows
-        .clone()
-        .lazy()
-        .select([col(ROW).sort_by(
-            [col(ACTOR_DAY), col(FIRST_TS), col(CUSTOMER_NUMBER)],
-            SortMultipleOptions::default(),
-        )])
-        .collect()?;
-    let walk_order = walk_order.column(ROW)?.as_materialized_series().clone();
-    let in_order = |c: &str| col(c).gather(lit(walk_order.clone()), false);
-    let counted = |cond: Expr| col(SAME).and(cond).cast(DataType::Int64).sum();
-    Ok(rows
-        .lazy()
-        .select([in_order(ACTOR_DAY), in_order(CUSTOMER_NUMBER)])
-        .with_columns([
-            (col(CUSTOMER_NUMBER) - col(CUSTOMER_NUMBER).shift(lit(1))).alias(STEP),
-            col(ACTOR_DAY)
-                .eq(col(ACTOR_DAY).shift(lit(1)))
-                .fill_null(lit(false))
-                .alias(SAME),
-        ])
-        .group_by([col(ACTOR_DAY)])
-        .agg([
-            counted(lit(true)).alias(ID_STEPS),
-            counted(col(STEP).eq(lit(1i64)).or(col(STEP).eq(lit(-1i64)))).alias(ADJACENT_STEPS),
-            counted(col(STEP).gt(lit(0i64))).alias(ASCENDING_STEPS),
-        ])
-        .join(
-            actor_days.lazy(),
-            [col(ACTOR_DAY)],
-            [col(ACTOR_DAY)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .select([
-            col(ACTOR),
-            col(DAY),
-            col(ID_STEPS),
-            col(ADJACENT_STEPS),
-            col(ASCENDING_STEPS),
-        ])
+    Ok(in_access_order(customers.clone().lazy())
+        .group_by([col(ACTOR), col(DAY)])
+        .agg(step_aggregations())
         .sort([ACTOR, DAY], SortMultipleOptions::default())
         .collect()?)
 }

@@ -121,23 +121,21 @@ impl Derived {
     fn of(customers: &DataFrame, tickets_known: bool) -> Result<Derived> {
         let on = || [col(ACTOR), col(DAY)];
         let float = |name: &str| col(name).cast(DataType::Float64).fill_null(lit(0.0));
-        let columns = customers
-            .clone()
-            .lazy()
+        // One pass over the customers: counts and id-order steps together.
+        let columns = customer_order::in_access_order(customers.clone().lazy())
             .group_by(on())
-            .agg([
-                len().alias(DISTINCT_CUSTOMERS),
-                col(COVERED)
-                    .not()
-                    .cast(DataType::Int64)
-                    .sum()
-                    .alias(UNCOVERED),
-            ])
-            .join(
-                customer_order::order_stats(customers)?.lazy(),
-                on(),
-                on(),
-                JoinArgs::new(JoinType::Left),
+            .agg(
+                [
+                    len().alias(DISTINCT_CUSTOMERS),
+                    col(COVERED)
+                        .not()
+                        .cast(DataType::Int64)
+                        .sum()
+                        .alias(UNCOVERED),
+                ]
+                .into_iter()
+                .chain(customer_order::step_aggregations())
+                .collect::<Vec<_>>(),
             )
             .select([
                 col(ACTOR),
