@@ -497,7 +497,8 @@ fn reduce_packed(
         .group_by([col(AD), col(CUSTOMER_ID)])
         .agg([
             col(CUSTOMER_SEGMENT)
-                .first_non_null()
+                .drop_nulls()
+                .first()
                 .alias(CUSTOMER_SEGMENT),
             len().cast(DataType::Int64).alias(ACCESSES),
             col(TS).min().alias(FIRST_TS),
@@ -676,7 +677,7 @@ pub fn merge(parts: Vec<FeatureTables>) -> Result<FeatureTables> {
         |p| Some(&p.customers),
         &[ACTOR, DAY, CUSTOMER_ID],
         vec![
-            col(CUSTOMER_SEGMENT).first_non_null(),
+            col(CUSTOMER_SEGMENT).drop_nulls().first(),
             col(ACCESSES).sum(),
             col(FIRST_TS).min(),
             col(LAST_TS).max(),
