@@ -239,7 +239,9 @@ impl PeerStats {
             stats: GroupStats::default(),
         }];
         let mut index: HashMap<String, usize> = HashMap::new();
-        let mut group_index = |name: String, next: usize, groups: &mut Vec<Group>| -> usize {
+        // The index of the group called `name`, added (asking `next` after
+        // it) the first time it is named.
+        let mut group_named = |name: String, next: usize, groups: &mut Vec<Group>| -> usize {
             *index.entry(name).or_insert_with_key(|name| {
                 groups.push(Group {
                     name: name.clone(),
@@ -253,10 +255,10 @@ impl PeerStats {
         let mut group = vec![None; engine.actors.len()];
         for &a in &active {
             let h = &engine.actors[a];
-            let kind = group_index(format!("kind:{}", h.kind), ALL, &mut groups);
+            let kind = group_named(format!("kind:{}", h.kind), ALL, &mut groups);
             let g = match &h.team {
                 Some(t) if team_size[t.as_str()] >= engine.settings.min_team_size => {
-                    group_index(format!("team:{t}"), kind, &mut groups)
+                    group_named(format!("team:{t}"), kind, &mut groups)
                 }
                 _ => kind,
             };
