@@ -1,7 +1,15 @@
 //! End-to-end throughput: ingest + features + scoring on generated logs of
 //! about 1 M and 10 M events, from Parquet and from CSV, reported as events
-//! per second. Generation is setup and untimed. Sizes can be chosen with
-//! `LEAKWATCH_BENCH_EVENTS=1000000,10000000`.
+//! per second, in two shapes of organisation:
+//!
+//! - `sparse`: about 39 events per agent-day (the generator's default
+//!   workload), so many actor-days per event;
+//! - `dense`: about 255 events per agent-day (`--intensity 6.5`), the
+//!   density of the year (about 100 M events for 1,000 agents).
+//!
+//! Generation is setup and untimed. Sizes can be chosen with
+//! `LEAKWATCH_BENCH_EVENTS=1000000,10000000`, shapes with
+//! `LEAKWATCH_BENCH_SHAPES=sparse,dense`.
 
 use std::path::Path;
 
@@ -14,8 +22,39 @@ use leakwatch::{features, pipeline, scoring, Settings};
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const DAYS: u32 = 30;
-/// Roughly the events one generated employee produces per day.
-const EVENTS_PER_EMPLOYEE_DAY: usize = 39;
+
+/// A shape of organisation: its workload multiplier and roughly the events
+/// one generated employee then produces per calendar day.
+struct Shape {
+    name: &'static str,
+    intensity: f64,
+    events_per_employee_day: usize,
+}
+
+const SHAPES: [Shape; 2] = [
+    Shape {
+        name: "sparse",
+        intensity: 1.0,
+        events_per_employee_day: 39,
+    },
+    Shape {
+        name: "dense",
+        intensity: 6.5,
+        events_per_employee_day: 255,
+    },
+];
+
+fn shapes() -> Vec<&'static Shape> {
+    let wanted = std::env::var("LEAKWATCH_BENCH_SHAPES").ok();
+    SHAPES
+        .iter()
+        .filter(|s| {
+            wanted
+                .as_deref()
+                .is_none_or(|w| w.split(',').any(|n| n.trim() == s.name))
+        })
+        .collect()
+}
 
 fn sizes() -> Vec<usize> {
     std::env::var("LEAKWATCH_BENCH_EVENTS")
@@ -38,30 +77,31 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("analyze");
     // Whole runs take seconds: ten flat samples, one run each.
     group.sample_size(10).sampling_mode(SamplingMode::Flat);
-    for target in sizes() {
-        for (format, name) in [
-            (OutputFormat::Parquet, "parquet"),
-            (OutputFormat::Csv, "csv"),
-        ] {
-            let dir = root.path().join(format!("{target}-{name}"));
-            let truth = generate::write(
-                &dir,
-                &GenerateOptions {
-                    employees: (target / DAYS as usize / EVENTS_PER_EMPLOYEE_DAY).max(30),
-                    days: DAYS,
-                    seed: 1,
-                    scenarios: vec![],
-                    format,
-                    start: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
-                    intensity: 1.0,
-                },
-            )
-            .unwrap();
-            group.throughput(Throughput::Elements(truth.events as u64));
-            let logs = dir.join("logs");
-            group.bench_function(format!("{name}/{}k_events", truth.events / 1000), |b| {
-                b.iter(|| run(&logs, &settings))
-            });
+    for shape in shapes() {
+        for target in sizes() {
+            for (format, name) in [
+                (OutputFormat::Parquet, "parquet"),
+                (OutputFormat::Csv, "csv"),
+            ] {
+                let dir = root.path().join(format!("{}-{target}-{name}", shape.name));
+                let truth = generate::write(
+                    &dir,
+                    &GenerateOptions {
+                        employees: (target / DAYS as usize / shape.events_per_employee_day).max(30),
+                        days: DAYS,
+                        seed: 1,
+                        scenarios: vec![],
+                        format,
+                        start: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+                        intensity: shape.intensity,
+                    },
+                )
+                .unwrap();
+                group.throughput(Throughput::Elements(truth.events as u64));
+                let logs = dir.join("logs");
+                let id = format!("{}/{name}/{}k_events", shape.name, truth.events / 1000);
+                group.bench_function(id, |b| b.iter(|| run(&logs, &settings)));
+            }
         }
     }
     group.finish();
