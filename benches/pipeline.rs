@@ -44,14 +44,19 @@ const SHAPES: [Shape; 2] = [
     },
 ];
 
+/// The shapes `LEAKWATCH_BENCH_SHAPES` names (all without it); a name that
+/// is not a shape stops the benchmark rather than measuring nothing.
 fn shapes() -> Vec<&'static Shape> {
-    let wanted = std::env::var("LEAKWATCH_BENCH_SHAPES").ok();
-    SHAPES
-        .iter()
-        .filter(|s| {
-            wanted
-                .as_deref()
-                .is_none_or(|w| w.split(',').any(|n| n.trim() == s.name))
+    let Ok(wanted) = std::env::var("LEAKWATCH_BENCH_SHAPES") else {
+        return SHAPES.iter().collect();
+    };
+    wanted
+        .split(',')
+        .map(|name| {
+            let name = name.trim();
+            SHAPES.iter().find(|s| s.name == name).unwrap_or_else(|| {
+                panic!("LEAKWATCH_BENCH_SHAPES: no shape {name:?} (sparse, dense)")
+            })
         })
         .collect()
 }
