@@ -122,35 +122,36 @@ impl Derived {
         let on = || [col(ACTOR), col(DAY)];
         let float = |name: &str| col(name).cast(DataType::Float64).fill_null(lit(0.0));
         // One pass over the customers: counts and id-order steps together.
-        let columns = customer_order::in_access_order(customers.clone().lazy())
-            .group_by(on())
-            .agg(
-                [
-                    len().alias(DISTINCT_CUSTOMERS),
-                    col(COVERED)
-                        .not()
-                        .cast(DataType::Int64)
-                        .sum()
-                        .alias(UNCOVERED),
-                ]
-                .into_iter()
-                .chain(customer_order::step_aggregations())
-                .collect::<Vec<_>>(),
-            )
-            .select([
-                col(ACTOR),
-                col(DAY),
-                float(DISTINCT_CUSTOMERS),
-                if tickets_known {
-                    float(UNCOVERED)
-                } else {
-                    lit(NULL).cast(DataType::Float64).alias(UNCOVERED)
-                },
-                float(customer_order::ID_STEPS),
-                float(customer_order::ADJACENT_STEPS),
-                float(customer_order::ASCENDING_STEPS),
-            ])
-            .collect()?;
+        let columns = collect_streaming(
+            customer_order::in_access_order(customers.clone().lazy())
+                .group_by(on())
+                .agg(
+                    [
+                        len().alias(DISTINCT_CUSTOMERS),
+                        col(COVERED)
+                            .not()
+                            .cast(DataType::Int64)
+                            .sum()
+                            .alias(UNCOVERED),
+                    ]
+                    .into_iter()
+                    .chain(customer_order::step_aggregations())
+                    .collect::<Vec<_>>(),
+                )
+                .select([
+                    col(ACTOR),
+                    col(DAY),
+                    float(DISTINCT_CUSTOMERS),
+                    if tickets_known {
+                        float(UNCOVERED)
+                    } else {
+                        lit(NULL).cast(DataType::Float64).alias(UNCOVERED)
+                    },
+                    float(customer_order::ID_STEPS),
+                    float(customer_order::ADJACENT_STEPS),
+                    float(customer_order::ASCENDING_STEPS),
+                ]),
+        )?;
         // Segments of the customers judged for skew: with tickets, those no
         // ticket of the actor's covered (an agent moved to another queue
         // brings tickets for it); without, all of them.
@@ -159,13 +160,14 @@ impl Derived {
         } else {
             lit(true)
         };
-        let segments = customers
-            .clone()
-            .lazy()
-            .filter(judged.and(col(CUSTOMER_SEGMENT).is_not_null()))
-            .group_by([col(ACTOR), col(DAY), col(CUSTOMER_SEGMENT)])
-            .agg([len().cast(DataType::Float64).alias(N)])
-            .collect()?;
+        let segments = collect_streaming(
+            customers
+                .clone()
+                .lazy()
+                .filter(judged.and(col(CUSTOMER_SEGMENT).is_not_null()))
+                .group_by([col(ACTOR), col(DAY), col(CUSTOMER_SEGMENT)])
+                .agg([len().cast(DataType::Float64).alias(N)]),
+        )?;
         Ok(Derived { columns, segments })
     }
 
