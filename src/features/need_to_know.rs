@@ -34,6 +34,19 @@ pub const FOREIGN: &str = "foreign_ticket";
 const OPEN: &str = "_open";
 const CLOSE: &str = "_close";
 const OPEN_DAY: &str = "_open_day";
+/// Join keys: a 64-bit hash of the ticket id, or of the (customer,
+/// assignee) pair. Joining on it is several times faster than on the
+/// strings; rows it pairs by a hash collision are dropped by comparing the
+/// strings after the join, so the result is exact.
+const TICKET_KEY: &str = "_ticket_key";
+const PAIR_KEY: &str = "_pair_key";
+/// The ticket's own columns, renamed apart from the chunk's in joins.
+const TICKET_CUSTOMER: &str = "_ticket_customer";
+const TICKET: &str = "_ticket";
+/// Row numbers: of the ticket snapshot (later rows win), and of a chunk's
+/// table.
+const TICKET_ROW: &str = "_ticket_row";
+const ROW: &str = "_row";
 
 /// Far enough in the future to stand for "still open", and safe to add to.
 const STILL_OPEN: i64 = i64::MAX / 4;
@@ -50,16 +63,28 @@ fn nanos(column: &str) -> Expr {
         .cast(DataType::Int64)
 }
 
+fn ticket_key(ticket: &str) -> Expr {
+    col(ticket).hash(0x51_7cc1_b727, 0x220a_95a1, 0x2c1b_3c6d, 0x297a_2d39)
+}
+
+/// Seeded apart per column, so that (x, y) and (y, x) differ.
+fn pair_key(customer: &str, actor: &str) -> Expr {
+    col(customer).hash(0x9e37_79b9, 0x85eb_ca6b, 0xc2b2_ae35, 0x27d4_eb2f)
+        + col(actor).hash(0x1656_67b1, 0xd3a2_646c, 0xfd70_46c5, 0xb55a_4f09)
+}
+
 fn grace_ns(settings: &Settings) -> i64 {
     settings.ticket_grace_minutes.max(0) * 60 * 1_000_000_000
 }
 
 /// The ticket snapshot, prepared once for every chunk's need-to-know joins.
 pub struct TicketIndex {
-    /// Every ticket's coverage: `customer_id`, `assignee`, `_open`,
-    /// `_close` (UTC ns, far away while open) and the local day it opened.
+    /// Every ticket's coverage: `_pair_key`, `_ticket_customer`,
+    /// `assignee`, `_open`, `_close` (UTC ns, far away while open) and the
+    /// local day it opened.
     intervals: DataFrame,
-    /// `ticket_id`, `assignee`, `_open`, `_close` of every ticket.
+    /// `_ticket_key`, `_ticket`, `_ticket_row`, `assignee`, `_open`,
+    /// `_close` of every ticket.
     owners: DataFrame,
     grace: i64,
 }
@@ -75,7 +100,8 @@ impl TicketIndex {
         let intervals = timed
             .clone()
             .select([
-                col(CUSTOMER_ID),
+                pair_key(CUSTOMER_ID, ASSIGNEE).alias(PAIR_KEY),
+                col(CUSTOMER_ID).alias(TICKET_CUSTOMER),
                 col(ASSIGNEE),
                 col(OPEN),
                 col(CLOSE),
@@ -83,7 +109,15 @@ impl TicketIndex {
             ])
             .collect()?;
         let owners = timed
-            .select([col(TICKET_ID), col(ASSIGNEE), col(OPEN), col(CLOSE)])
+            .with_row_index(TICKET_ROW, None)
+            .select([
+                ticket_key(TICKET_ID).alias(TICKET_KEY),
+                col(TICKET_ID).alias(TICKET),
+                col(TICKET_ROW),
+                col(ASSIGNEE),
+                col(OPEN),
+                col(CLOSE),
+            ])
             .collect()?;
         Ok(TicketIndex {
             intervals,
@@ -95,83 +129,97 @@ impl TicketIndex {
     /// Adds `covered` to one chunk's actor-day-customer table.
     pub fn coverage(&self, customers: DataFrame) -> Result<DataFrame> {
         let grace = self.grace;
-        let keys = [col(ACTOR), col(DAY), col(CUSTOMER_ID)];
         let (lo, hi) = span(&customers, FIRST_TS, LAST_TS)?;
         let nearby = self.intervals.clone().lazy().filter(
             (col(OPEN) - lit(grace))
                 .lt_eq(lit(hi))
                 .and((col(CLOSE) + lit(grace)).gt_eq(lit(lo))),
         );
+        let customers = customers.lazy().with_row_index(ROW, None).collect()?;
         let hits = customers
             .clone()
             .lazy()
             .select([
+                col(ROW),
                 col(ACTOR),
                 col(DAY),
                 col(CUSTOMER_ID),
+                pair_key(CUSTOMER_ID, ACTOR).alias(PAIR_KEY),
                 nanos(FIRST_TS).alias("_first"),
                 nanos(LAST_TS).alias("_last"),
             ])
             .join(
                 nearby,
-                [col(CUSTOMER_ID), col(ACTOR)],
-                [col(CUSTOMER_ID), col(ASSIGNEE)],
+                [col(PAIR_KEY)],
+                [col(PAIR_KEY)],
                 JoinArgs::new(JoinType::Inner),
             )
             .filter(
-                (col(OPEN) - lit(grace))
-                    .lt_eq(col("_last"))
+                col(TICKET_CUSTOMER)
+                    .eq(col(CUSTOMER_ID))
+                    .and(col(ASSIGNEE).eq(col(ACTOR)))
+                    .and((col(OPEN) - lit(grace)).lt_eq(col("_last")))
                     .and((col(CLOSE) + lit(grace)).gt_eq(col("_first")))
                     .and(col(OPEN_DAY).lt_eq(col(DAY))),
             )
-            .select(keys.clone())
-            .unique(None, UniqueKeepStrategy::Any)
-            .with_column(lit(true).alias(COVERED));
+            .select([col(ROW)])
+            .collect()?;
+        let hits = hits.column(ROW)?.as_materialized_series().clone();
         Ok(customers
             .lazy()
-            .join(hits, keys.clone(), keys, JoinArgs::new(JoinType::Left))
-            .with_column(col(COVERED).fill_null(lit(false)))
+            .with_column(
+                col(ROW)
+                    .is_in(lit(hits).implode(true), false)
+                    .alias(COVERED),
+            )
+            .drop(cols([ROW]))
             .collect()?)
     }
 
     /// Per actor-day of one chunk: accesses citing a ticket (`ticketed`)
     /// and citing a ticket the snapshot assigns to someone else
     /// (`foreign_ticket`), from the chunk's (actor, day, ticket_id, n)
-    /// table and its time span. A cited ticket missing from the snapshot,
-    /// or closed more than 30 days before the chunk, counts as cited, not
-    /// judged.
+    /// table and its time span. A ticket id on several rows of the
+    /// snapshot belongs to the assignee of its last row open around the
+    /// chunk. A cited ticket missing from the snapshot, or closed more than
+    /// 30 days before the chunk, counts as cited, not judged.
     pub fn ticket_use(&self, uses: DataFrame, (lo, hi): (i64, i64)) -> Result<DataFrame> {
-        let nearby = self
-            .owners
+        let on = || [col(ACTOR), col(DAY)];
+        let nearby = self.owners.clone().lazy().filter(
+            col(OPEN)
+                .lt_eq(lit(hi))
+                .and(col(CLOSE).gt_eq(lit(lo - CITATION_DAYS * DAY_NS))),
+        );
+        let uses = uses.lazy().with_row_index(ROW, None);
+        let foreign = uses
             .clone()
-            .lazy()
-            .filter(
-                col(OPEN)
-                    .lt_eq(lit(hi))
-                    .and(col(CLOSE).gt_eq(lit(lo - CITATION_DAYS * DAY_NS))),
-            )
-            .select([col(TICKET_ID), col(ASSIGNEE)])
-            .unique_stable(Some(cols([TICKET_ID])), UniqueKeepStrategy::Last);
-        Ok(uses
-            .lazy()
+            .with_column(ticket_key(TICKET_ID).alias(TICKET_KEY))
             .join(
                 nearby,
-                [col(TICKET_ID)],
-                [col(TICKET_ID)],
-                JoinArgs::new(JoinType::Left),
+                [col(TICKET_KEY)],
+                [col(TICKET_KEY)],
+                JoinArgs::new(JoinType::Inner),
             )
-            .group_by([col(ACTOR), col(DAY)])
+            .filter(col(TICKET).eq(col(TICKET_ID)))
+            .group_by([col(ROW)])
             .agg([
-                col(N).sum().alias(TICKETED),
-                col(N)
-                    .filter(
-                        col(ASSIGNEE)
-                            .is_not_null()
-                            .and(col(ASSIGNEE).neq(col(ACTOR))),
-                    )
-                    .sum()
-                    .alias(FOREIGN),
+                col(ACTOR).first(),
+                col(DAY).first(),
+                col(N).first(),
+                col(ASSIGNEE).max_by(col(TICKET_ROW)),
             ])
+            .filter(
+                col(ASSIGNEE)
+                    .is_not_null()
+                    .and(col(ASSIGNEE).neq(col(ACTOR))),
+            )
+            .group_by(on())
+            .agg([col(N).sum().alias(FOREIGN)]);
+        Ok(uses
+            .group_by(on())
+            .agg([col(N).sum().alias(TICKETED)])
+            .join(foreign, on(), on(), JoinArgs::new(JoinType::Left))
+            .with_column(col(FOREIGN).fill_null(lit(0i64)))
             .collect()?)
     }
 }
@@ -359,5 +407,37 @@ mod tests {
         let out = index.ticket_use(uses, (day, day + DAY_NS)).unwrap();
         assert_eq!(out.column(TICKETED).unwrap().i64().unwrap().get(0), Some(6));
         assert_eq!(out.column(FOREIGN).unwrap().i64().unwrap().get(0), Some(2));
+    }
+
+    #[test]
+    fn a_ticket_on_several_rows_belongs_to_its_last_row_open_around_the_chunk() {
+        let t = tickets(&[
+            // Reassigned from b to a, and from a to b.
+            ("T1", "c1", "b", "2024-03-01 09:00", None),
+            ("T2", "c2", "a", "2024-03-01 09:00", None),
+            ("T1", "c1", "a", "2024-03-01 10:00", None),
+            ("T2", "c2", "b", "2024-03-01 10:00", None),
+            // The later row opens after the chunk: a's row still counts.
+            ("T3", "c3", "a", "2024-03-01 09:00", None),
+            ("T3", "c3", "b", "2024-04-01 09:00", None),
+        ]);
+        let uses = df!(
+            ACTOR => ["a", "a", "a"],
+            DAY => [NaiveDate::from_ymd_opt(2024, 3, 2).unwrap(); 3],
+            TICKET_ID => ["T1", "T2", "T3"],
+            N => [1i64, 10, 100],
+        )
+        .unwrap();
+        let index = TicketIndex::new(&t, &Settings::default()).unwrap();
+        let day = ts("2024-03-02 00:00")
+            .and_utc()
+            .timestamp_nanos_opt()
+            .unwrap();
+        let out = index.ticket_use(uses, (day, day + DAY_NS)).unwrap();
+        assert_eq!(
+            out.column(TICKETED).unwrap().i64().unwrap().get(0),
+            Some(111)
+        );
+        assert_eq!(out.column(FOREIGN).unwrap().i64().unwrap().get(0), Some(10));
     }
 }
