@@ -223,16 +223,21 @@ fn actor_code(seed: u64) -> Expr {
     actor_hash(seed).floor_div(lit(ACTOR_SHIFT)) * lit(ACTOR_SHIFT)
 }
 
-/// A seed whose actor codes are one-to-one on `events`' actors.
+/// A seed whose actor codes are one-to-one on `events`' actors (checked on
+/// the distinct names, not on every event).
 fn actor_seed(events: &DataFrame) -> Result<Option<u64>> {
-    let names = events.column(ACTOR)?.n_unique()?;
+    let names = events
+        .clone()
+        .lazy()
+        .select([col(ACTOR).unique()])
+        .collect()?;
     for seed in 1..=ACTOR_SEEDS {
-        let codes = events
+        let codes = names
             .clone()
             .lazy()
             .select([actor_code(seed).n_unique()])
             .collect()?;
-        if codes.column(ACTOR)?.get(0)?.extract::<usize>() == Some(names) {
+        if codes.column(ACTOR)?.get(0)?.extract::<usize>() == Some(names.height()) {
             return Ok(Some(seed));
         }
     }
@@ -322,14 +327,19 @@ fn reduce_packed(
 ) -> Result<FeatureTables> {
     let ad = actor_code(seed)
         + (col(DAY).cast(DataType::Int32) - lit(first_day)).cast(DataType::UInt64) * lit(DAY_SHIFT);
-    let events = events
-        .lazy()
-        .with_column(ad.alias(AD))
-        .with_column(
-            (col(AD) + col(HOUR).cast(DataType::UInt64) * lit(HOUR_SHIFT) + action_status_code())
-                .alias(KEY),
-        )
-        .collect()?;
+    // Computed apart on the streaming engine (both cores, a morsel each),
+    // then put in one piece beside the events so that later queries see
+    // the columns chunked alike.
+    let mut keys =
+        collect_streaming(
+            events.clone().lazy().select([
+                ad.clone().alias(AD),
+                (ad + col(HOUR).cast(DataType::UInt64) * lit(HOUR_SHIFT) + action_status_code())
+                    .alias(KEY),
+            ]),
+        )?;
+    keys.rechunk_mut_par();
+    let events = events.hstack(keys.columns())?;
     // Who and when each actor-day is, with the day's last team and kind.
     let mut actor_day_names = events.clone().lazy().group_by([col(AD)]).agg(
         [col(ACTOR).first(), col(DAY).first()]
