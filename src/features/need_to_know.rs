@@ -386,27 +386,33 @@ mod tests {
         assert_eq!(flags, vec![false, false, true, false, true, false]);
     }
 
+    /// (ticketed, foreign_ticket) of actor `a` on 2024-03-02, citing each
+    /// (ticket, accesses) of `cites`.
+    fn citations(tickets: &DataFrame, cites: &[(&str, i64)]) -> (i64, i64) {
+        let uses = df!(
+            ACTOR => vec!["a"; cites.len()],
+            DAY => vec![NaiveDate::from_ymd_opt(2024, 3, 2).unwrap(); cites.len()],
+            TICKET_ID => cites.iter().map(|c| c.0).collect::<Vec<_>>(),
+            N => cites.iter().map(|c| c.1).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let index = TicketIndex::new(tickets, &Settings::default()).unwrap();
+        let day = ts("2024-03-02 00:00")
+            .and_utc()
+            .timestamp_nanos_opt()
+            .unwrap();
+        let out = index.ticket_use(uses, (day, day + DAY_NS)).unwrap();
+        let get = |c: &str| out.column(c).unwrap().i64().unwrap().get(0).unwrap();
+        (get(TICKETED), get(FOREIGN))
+    }
+
     #[test]
     fn citing_someone_elses_ticket_is_counted() {
         let t = tickets(&[
             ("T1", "c1", "a", "2024-03-01 09:00", None),
             ("T2", "c2", "b", "2024-03-01 09:00", None),
         ]);
-        let uses = df!(
-            ACTOR => ["a", "a", "a"],
-            DAY => [NaiveDate::from_ymd_opt(2024, 3, 2).unwrap(); 3],
-            TICKET_ID => ["T1", "T2", "T9"],
-            N => [3i64, 2, 1],
-        )
-        .unwrap();
-        let index = TicketIndex::new(&t, &Settings::default()).unwrap();
-        let day = ts("2024-03-02 00:00")
-            .and_utc()
-            .timestamp_nanos_opt()
-            .unwrap();
-        let out = index.ticket_use(uses, (day, day + DAY_NS)).unwrap();
-        assert_eq!(out.column(TICKETED).unwrap().i64().unwrap().get(0), Some(6));
-        assert_eq!(out.column(FOREIGN).unwrap().i64().unwrap().get(0), Some(2));
+        assert_eq!(citations(&t, &[("T1", 3), ("T2", 2), ("T9", 1)]), (6, 2));
     }
 
     #[test]
@@ -421,23 +427,9 @@ mod tests {
             ("T3", "c3", "a", "2024-03-01 09:00", None),
             ("T3", "c3", "b", "2024-04-01 09:00", None),
         ]);
-        let uses = df!(
-            ACTOR => ["a", "a", "a"],
-            DAY => [NaiveDate::from_ymd_opt(2024, 3, 2).unwrap(); 3],
-            TICKET_ID => ["T1", "T2", "T3"],
-            N => [1i64, 10, 100],
-        )
-        .unwrap();
-        let index = TicketIndex::new(&t, &Settings::default()).unwrap();
-        let day = ts("2024-03-02 00:00")
-            .and_utc()
-            .timestamp_nanos_opt()
-            .unwrap();
-        let out = index.ticket_use(uses, (day, day + DAY_NS)).unwrap();
         assert_eq!(
-            out.column(TICKETED).unwrap().i64().unwrap().get(0),
-            Some(111)
+            citations(&t, &[("T1", 1), ("T2", 10), ("T3", 100)]),
+            (111, 10)
         );
-        assert_eq!(out.column(FOREIGN).unwrap().i64().unwrap().get(0), Some(10));
     }
 }
