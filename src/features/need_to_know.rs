@@ -19,6 +19,8 @@
 //! and a window over tens of millions of string pairs) cost more memory
 //! than the rest of the run.
 
+use std::sync::{Mutex, PoisonError};
+
 use polars::prelude::*;
 
 use super::{COVERED, FIRST_TS, LAST_TS, N};
@@ -73,6 +75,102 @@ fn pair_key(customer: &str, actor: &str) -> Expr {
         + col(actor).hash(0x1656_67b1, 0xd3a2_646c, 0xfd70_46c5, 0xb55a_4f09)
 }
 
+/// Tickets open at most this long are looked up by when they opened.
+const SHORT_NS: i64 = 7 * DAY_NS;
+
+/// Chunks served by filtering the whole snapshot before it is sorted for
+/// lookups: a night's one or two chunks never pay for the sort, a year's
+/// hundreds of chunks do, once.
+const CHUNKS_BEFORE_SORTING: usize = 4;
+
+/// A table of tickets (`_open`, `_close` and more) for lookups by time.
+/// After [`CHUNKS_BEFORE_SORTING`] chunks it is split: the tickets open at
+/// most [`SHORT_NS`], sorted by opening, so that a chunk takes the slice that
+/// opened around it by binary search instead of filtering the whole
+/// snapshot; and the longer or still-open ones, which every chunk filters
+/// whole.
+struct ByOpening {
+    state: Mutex<Lookup>,
+    sort_after: usize,
+}
+
+enum Lookup {
+    Whole { tickets: DataFrame, served: usize },
+    Sorted { short: DataFrame, long: DataFrame },
+}
+
+impl ByOpening {
+    fn new(tickets: DataFrame, sort_after: usize) -> ByOpening {
+        ByOpening {
+            state: Mutex::new(Lookup::Whole { tickets, served: 0 }),
+            sort_after,
+        }
+    }
+
+    /// Every ticket whose opening may lie from `from` through `to` (UTC
+    /// ns): the short tickets opened then, and all the long ones; or the
+    /// whole table while it is not sorted. Callers filter the result.
+    fn opened_between(&self, from: i64, to: i64) -> Result<LazyFrame> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Lookup::Whole { tickets, served } = &mut *state {
+            if *served < self.sort_after {
+                *served += 1;
+                return Ok(tickets.clone().lazy());
+            }
+            *state = Self::sorted(tickets.clone())?;
+        }
+        let Lookup::Sorted { short, long } = &*state else {
+            unreachable!("sorted above");
+        };
+        let (start, end) = if short.height() == 0 {
+            (0, 0)
+        } else {
+            let open = short.column(OPEN)?.i64()?.cont_slice()?;
+            let start = open.partition_point(|&t| t < from);
+            (start, open.partition_point(|&t| t <= to).max(start))
+        };
+        Ok(concat(
+            [
+                short.slice(start as i64, end - start).lazy(),
+                long.clone().lazy(),
+            ],
+            UnionArgs::default(),
+        )?)
+    }
+
+    fn sorted(tickets: DataFrame) -> Result<Lookup> {
+        // Sorted first, so that at most two copies of the table are held
+        // at once, and split only when some ticket is long.
+        let mut sorted = tickets
+            .lazy()
+            .filter(col(OPEN).is_not_null())
+            .sort([OPEN], SortMultipleOptions::default())
+            .collect()?;
+        sorted.rechunk_mut_par();
+        let is_long = (col(CLOSE) - col(OPEN)).gt(lit(SHORT_NS));
+        let long_rows = sorted
+            .clone()
+            .lazy()
+            .select([is_long.clone().sum()])
+            .collect()?;
+        if long_rows.columns()[0].get(0)?.extract::<usize>() == Some(0) {
+            let long = sorted.clear();
+            return Ok(Lookup::Sorted {
+                short: sorted,
+                long,
+            });
+        }
+        let mut short = sorted
+            .clone()
+            .lazy()
+            .filter(is_long.clone().not())
+            .collect()?;
+        short.rechunk_mut_par();
+        let long = sorted.lazy().filter(is_long).collect()?;
+        Ok(Lookup::Sorted { short, long })
+    }
+}
+
 fn grace_ns(settings: &Settings) -> i64 {
     settings.ticket_grace_minutes.max(0) * 60 * 1_000_000_000
 }
@@ -82,15 +180,25 @@ pub struct TicketIndex {
     /// Every ticket's coverage: `_pair_key`, `_ticket_customer`,
     /// `assignee`, `_open`, `_close` (UTC ns, far away while open) and the
     /// local day it opened.
-    intervals: DataFrame,
+    intervals: ByOpening,
     /// `_ticket_key`, `_ticket`, `_ticket_row`, `assignee`, `_open`,
     /// `_close` of every ticket.
-    owners: DataFrame,
+    owners: ByOpening,
     grace: i64,
 }
 
 impl TicketIndex {
     pub fn new(tickets: &DataFrame, settings: &Settings) -> Result<TicketIndex> {
+        Self::sorting_after(tickets, settings, CHUNKS_BEFORE_SORTING)
+    }
+
+    /// [`TicketIndex::new`], sorting the snapshot for lookups after
+    /// `sort_after` chunks.
+    fn sorting_after(
+        tickets: &DataFrame,
+        settings: &Settings,
+        sort_after: usize,
+    ) -> Result<TicketIndex> {
         let grace = grace_ns(settings);
         let (open_day, _) = super::local_time(OPENED_AT, settings);
         let timed = tickets.clone().lazy().with_columns([
@@ -108,6 +216,7 @@ impl TicketIndex {
                 open_day.alias(OPEN_DAY),
             ])
             .collect()?;
+        let intervals = ByOpening::new(intervals, sort_after);
         let owners = timed
             .with_row_index(TICKET_ROW, None)
             .select([
@@ -121,7 +230,7 @@ impl TicketIndex {
             .collect()?;
         Ok(TicketIndex {
             intervals,
-            owners,
+            owners: ByOpening::new(owners, sort_after),
             grace,
         })
     }
@@ -130,11 +239,14 @@ impl TicketIndex {
     pub fn coverage(&self, customers: DataFrame) -> Result<DataFrame> {
         let grace = self.grace;
         let (lo, hi) = span(&customers, FIRST_TS, LAST_TS)?;
-        let nearby = self.intervals.clone().lazy().filter(
-            (col(OPEN) - lit(grace))
-                .lt_eq(lit(hi))
-                .and((col(CLOSE) + lit(grace)).gt_eq(lit(lo))),
-        );
+        let nearby = self
+            .intervals
+            .opened_between(lo - grace - SHORT_NS, hi + grace)?
+            .filter(
+                (col(OPEN) - lit(grace))
+                    .lt_eq(lit(hi))
+                    .and((col(CLOSE) + lit(grace)).gt_eq(lit(lo))),
+            );
         let customers = customers.lazy().with_row_index(ROW, None).collect()?;
         let hits = customers
             .clone()
@@ -185,11 +297,11 @@ impl TicketIndex {
     /// 30 days before the chunk, counts as cited, not judged.
     pub fn ticket_use(&self, uses: DataFrame, (lo, hi): (i64, i64)) -> Result<DataFrame> {
         let on = || [col(ACTOR), col(DAY)];
-        let nearby = self.owners.clone().lazy().filter(
-            col(OPEN)
-                .lt_eq(lit(hi))
-                .and(col(CLOSE).gt_eq(lit(lo - CITATION_DAYS * DAY_NS))),
-        );
+        let since = lo - CITATION_DAYS * DAY_NS;
+        let nearby = self
+            .owners
+            .opened_between(since - SHORT_NS, hi)?
+            .filter(col(OPEN).lt_eq(lit(hi)).and(col(CLOSE).gt_eq(lit(since))));
         let uses = uses.lazy().with_row_index(ROW, None);
         let foreign = uses
             .clone()
@@ -271,19 +383,30 @@ mod tests {
         .unwrap()
     }
 
+    /// The snapshot as an index that filters it whole, and as one sorted
+    /// for lookups from the first chunk on: every test asks both.
+    fn indexes(t: &DataFrame) -> [TicketIndex; 2] {
+        [usize::MAX, 0].map(|sort_after| {
+            TicketIndex::sorting_after(t, &Settings::default(), sort_after).unwrap()
+        })
+    }
+
     fn covered(c: &DataFrame, t: &DataFrame) -> Vec<(String, bool)> {
-        let out = TicketIndex::new(t, &Settings::default())
-            .unwrap()
-            .coverage(c.clone())
-            .unwrap()
-            .sort([DAY, CUSTOMER_ID], SortMultipleOptions::default())
-            .unwrap();
-        let ids = out.column(CUSTOMER_ID).unwrap().str().unwrap().clone();
-        let flags = out.column(COVERED).unwrap().bool().unwrap().clone();
-        ids.iter()
-            .zip(flags.iter())
-            .map(|(i, f)| (i.unwrap().to_string(), f.unwrap()))
-            .collect()
+        let [whole, sorted] = indexes(t).map(|index| {
+            let out = index
+                .coverage(c.clone())
+                .unwrap()
+                .sort([DAY, CUSTOMER_ID], SortMultipleOptions::default())
+                .unwrap();
+            let ids = out.column(CUSTOMER_ID).unwrap().str().unwrap().clone();
+            let flags = out.column(COVERED).unwrap().bool().unwrap().clone();
+            ids.iter()
+                .zip(flags.iter())
+                .map(|(i, f)| (i.unwrap().to_string(), f.unwrap()))
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(whole, sorted);
+        whole
     }
 
     #[test]
@@ -396,14 +519,17 @@ mod tests {
             N => cites.iter().map(|c| c.1).collect::<Vec<_>>(),
         )
         .unwrap();
-        let index = TicketIndex::new(tickets, &Settings::default()).unwrap();
         let day = ts("2024-03-02 00:00")
             .and_utc()
             .timestamp_nanos_opt()
             .unwrap();
-        let out = index.ticket_use(uses, (day, day + DAY_NS)).unwrap();
-        let get = |c: &str| out.column(c).unwrap().i64().unwrap().get(0).unwrap();
-        (get(TICKETED), get(FOREIGN))
+        let [whole, sorted] = indexes(tickets).map(|index| {
+            let out = index.ticket_use(uses.clone(), (day, day + DAY_NS)).unwrap();
+            let get = |c: &str| out.column(c).unwrap().i64().unwrap().get(0).unwrap();
+            (get(TICKETED), get(FOREIGN))
+        });
+        assert_eq!(whole, sorted);
+        whole
     }
 
     #[test]
@@ -431,5 +557,52 @@ mod tests {
             citations(&t, &[("T1", 1), ("T2", 10), ("T3", 100)]),
             (111, 10)
         );
+    }
+
+    #[test]
+    fn a_ticket_closed_within_the_citation_window_is_judged_however_early_it_opened() {
+        // Citations on March 2 judge tickets closed from February 1 on.
+        let t = tickets(&[
+            // Opened 36 days before the citations, closed within the window: b's.
+            (
+                "T4",
+                "c4",
+                "b",
+                "2024-01-26 09:00",
+                Some("2024-02-01 09:00"),
+            ),
+            // Closed before the window: cited, not judged.
+            (
+                "T5",
+                "c5",
+                "b",
+                "2024-01-25 09:00",
+                Some("2024-01-31 09:00"),
+            ),
+            // Open for months and still open: b's.
+            ("T6", "c6", "b", "2023-10-01 09:00", None),
+        ]);
+        assert_eq!(citations(&t, &[("T4", 5), ("T5", 7), ("T6", 11)]), (23, 16));
+    }
+
+    #[test]
+    fn a_short_ticket_opened_well_before_the_chunk_still_covers() {
+        // Opened the day before, closed after the access: it covers, though
+        // it opened long before the chunk's first access.
+        let t = tickets(&[(
+            "T7",
+            "c7",
+            "a",
+            "2024-03-14 09:00",
+            Some("2024-03-15 12:00"),
+        )]);
+        let c = customers(&[(
+            "a",
+            "2024-03-15",
+            "c7",
+            "2024-03-15 10:00",
+            "2024-03-15 10:00",
+        )]);
+        assert_eq!(covered(&c, &t), vec![("c7".to_string(), true)]);
     }
 }
