@@ -54,6 +54,9 @@ pub const EVENT_REQUIRED: [&str; 3] = [TS, ACTOR, ACTION];
 pub const ACTIONS: [&str; 6] = ["view", "search", "export", "update", "delete", "login"];
 pub const ACTOR_KINDS: [&str; 4] = ["employee", "contractor", "service", "vendor"];
 pub const STATUSES: [&str; 3] = ["ok", "denied", "error"];
+/// What a row without an `actor_kind` or a `status` has (contract §1).
+pub const ACTOR_KIND_DEFAULT: &str = "employee";
+pub const STATUS_DEFAULT: &str = "ok";
 
 /// Ticket-assignment columns (contract §2).
 pub const OPENED_AT: &str = "opened_at";

@@ -1551,6 +1551,34 @@ mod contract {
             "{text}"
         );
         assert!(text.contains("events:     1"), "{text}");
+        // Native columns still have every row checked: a negative count
+        // and a missing timestamp are rejected, the good row kept.
+        let mut negative = df!(
+            "ts" => [Some(ts), None, Some(ts)],
+            "actor" => ["a", "b", "c"],
+            "action" => ["export", "view", "view"],
+            "records" => [Some(-4i64), Some(1), None],
+        )
+        .unwrap();
+        let h = dir.path().join("native.parquet");
+        ParquetWriter::new(std::fs::File::create(&h).unwrap())
+            .finish(&mut negative)
+            .unwrap();
+        let o = leakwatch(&["check", h.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        assert_eq!(o.status.code(), Some(1), "{text}{}", stderr(&o));
+        assert!(
+            text.contains(
+                "native.parquet:row 1: column `records`: value `-4`: negative record count"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("native.parquet:row 2: column `ts`")
+                && text.contains("missing timestamp"),
+            "{text}"
+        );
+        assert!(text.contains("events:     1"), "{text}");
         // Day bucketing follows --timezone: the alert-free run still reports the local day.
         for (tz, day) in [("UTC", "2024-01-01"), ("Europe/Oslo", "2024-01-02")] {
             let out_dir = dir.path().join(tz.replace('/', "-"));

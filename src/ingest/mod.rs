@@ -227,7 +227,16 @@ pub fn read_events(file: &InputFile, settings: &Settings) -> Result<EventBatch> 
         .collect();
     let raw_schema = frame.schema().clone();
     let canonical = validate::AlreadyCanonical::of(&frame, settings)?;
-    let checked = validate::validated(frame.lazy(), &raw_schema, canonical, settings).collect()?;
+    let checked = validate::validated(frame.lazy(), &raw_schema, canonical, settings);
+    if canonical.no_row_can_be_bad() {
+        return Ok(EventBatch {
+            events: checked.select(validate::canonical_columns()).collect()?,
+            rejected: raw.unparsable,
+            unknown_columns,
+            rows,
+        });
+    }
+    let checked = checked.collect()?;
     let bad = validate::with_reasons(
         checked.clone().lazy().filter(col(validate::BAD)),
         &raw_schema,

@@ -234,11 +234,22 @@ fn records_column(dtype: &DataType) -> (Expr, Expr) {
     (parsed, reason)
 }
 
-/// Which text columns of a raw frame already hold only canonical values,
-/// so that validation can take them as they are instead of trimming and
-/// lower-casing every row (judged on the distinct values, which are few).
+/// Which columns of a raw frame already hold only canonical values, so
+/// that validation can take them as they are instead of trimming and
+/// lower-casing every row (judged on the distinct values, which are few,
+/// and on null counts and extremes, which the columns keep). When every
+/// column is, no row can be bad and per-row checks are skipped
+/// ([`AlreadyCanonical::no_row_can_be_bad`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct AlreadyCanonical {
+    /// `ts` is a native timestamp without a null.
+    pub ts: bool,
+    /// `records` is absent, or integers none of which is negative.
+    pub records: bool,
+    /// `actor_kind` and `status` hold no value at all: every row takes
+    /// the contract's default.
+    pub actor_kind_absent: bool,
+    pub status_absent: bool,
     /// Every actor is non-empty text without surrounding whitespace.
     pub actor: bool,
     /// Every value is present, allowed, lower-case, trimmed and unmapped.
@@ -248,6 +259,16 @@ pub struct AlreadyCanonical {
 }
 
 impl AlreadyCanonical {
+    /// Every check [`validated`] makes per row is known to pass.
+    pub fn no_row_can_be_bad(&self) -> bool {
+        self.ts
+            && self.actor
+            && self.action
+            && self.records
+            && (self.actor_kind || self.actor_kind_absent)
+            && (self.status || self.status_absent)
+    }
+
     /// Judges the text columns of `frame` (named as in the contract).
     pub fn of(frame: &DataFrame, settings: &Settings) -> PolarsResult<AlreadyCanonical> {
         let distinct = |name: &str| -> PolarsResult<Option<Vec<Option<String>>>> {
@@ -269,7 +290,24 @@ impl AlreadyCanonical {
                 })
             }))
         };
+        let all_null = |name: &str| frame.column(name).is_ok_and(|c| c.null_count() == c.len());
+        let records = match frame.column(RECORDS) {
+            Ok(c) if c.null_count() == c.len() => true,
+            Ok(c) if c.dtype().is_integer() => c
+                .cast(&DataType::Int64)?
+                .i64()?
+                .min()
+                .is_none_or(|least| least >= 0),
+            Ok(_) => false,
+            Err(_) => true,
+        };
         Ok(AlreadyCanonical {
+            ts: frame.column(TS).is_ok_and(|c| {
+                matches!(c.dtype(), DataType::Datetime(_, _)) && c.null_count() == 0
+            }),
+            records,
+            actor_kind_absent: all_null(ACTOR_KIND),
+            status_absent: all_null(STATUS),
             actor: distinct(ACTOR)?.is_some_and(|values| {
                 values
                     .iter()
@@ -327,17 +365,25 @@ pub fn validated(
             enum_column(ACTION, &ACTIONS, None, settings).0,
         )
         .alias(named(ACTION)),
-        as_is(
-            ACTOR_KIND,
-            canonical.actor_kind,
-            enum_column(ACTOR_KIND, &ACTOR_KINDS, Some("employee"), settings).0,
-        )
+        if canonical.actor_kind_absent {
+            lit(ACTOR_KIND_DEFAULT)
+        } else {
+            as_is(
+                ACTOR_KIND,
+                canonical.actor_kind,
+                enum_column(ACTOR_KIND, &ACTOR_KINDS, Some(ACTOR_KIND_DEFAULT), settings).0,
+            )
+        }
         .alias(named(ACTOR_KIND)),
-        as_is(
-            STATUS,
-            canonical.status,
-            enum_column(STATUS, &STATUSES, Some("ok"), settings).0,
-        )
+        if canonical.status_absent {
+            lit(STATUS_DEFAULT)
+        } else {
+            as_is(
+                STATUS,
+                canonical.status,
+                enum_column(STATUS, &STATUSES, Some(STATUS_DEFAULT), settings).0,
+            )
+        }
         .alias(named(STATUS)),
         records_column(&rec_dtype).0.alias("__records_parsed"),
         if rec_dtype.is_integer() {
@@ -372,14 +418,18 @@ pub fn validated(
             .fill_null(lit(false))
             .not()
     };
-    let bad = col(named(TS))
-        .is_null()
-        .or(col(named(ACTOR)).is_null())
-        .or(not_in(ACTION, &ACTIONS))
-        .or(not_in(ACTOR_KIND, &ACTOR_KINDS))
-        .or(not_in(STATUS, &STATUSES))
-        .or(parsed.clone().lt(lit(0i64)).fill_null(lit(false)))
-        .or(col("__records_given").and(parsed.is_null()));
+    let bad = if canonical.no_row_can_be_bad() {
+        lit(false)
+    } else {
+        col(named(TS))
+            .is_null()
+            .or(col(named(ACTOR)).is_null())
+            .or(not_in(ACTION, &ACTIONS))
+            .or(not_in(ACTOR_KIND, &ACTOR_KINDS))
+            .or(not_in(STATUS, &STATUSES))
+            .or(parsed.clone().lt(lit(0i64)).fill_null(lit(false)))
+            .or(col("__records_given").and(parsed.is_null()))
+    };
     raw.with_columns(stage1)
         .with_columns([records.alias(named(RECORDS)), bad.alias(BAD)])
 }
@@ -408,10 +458,10 @@ pub fn with_reasons(bad_rows: LazyFrame, schema_of_raw: &Schema, settings: &Sett
         records_column(&rec_dtype)
             .1
             .alias(format!("{BAD_PREFIX}{RECORDS}")),
-        enum_column(ACTOR_KIND, &ACTOR_KINDS, Some("employee"), settings)
+        enum_column(ACTOR_KIND, &ACTOR_KINDS, Some(ACTOR_KIND_DEFAULT), settings)
             .1
             .alias(format!("{BAD_PREFIX}{ACTOR_KIND}")),
-        enum_column(STATUS, &STATUSES, Some("ok"), settings)
+        enum_column(STATUS, &STATUSES, Some(STATUS_DEFAULT), settings)
             .1
             .alias(format!("{BAD_PREFIX}{STATUS}")),
     ])
@@ -478,7 +528,12 @@ mod tests {
                 actor: true,
                 action: true,
                 actor_kind: true,
-                status: true
+                status: true,
+                // A text timestamp is parsed row by row.
+                ts: false,
+                records: true,
+                actor_kind_absent: false,
+                status_absent: false,
             }
         );
         assert_eq!(
@@ -531,5 +586,125 @@ mod tests {
             .iter()
             .collect();
         assert_eq!(bad, [Some(true)]);
+    }
+
+    /// A Parquet-like frame: native timestamps, integer records (some
+    /// missing), no `actor_kind` or `status` values.
+    fn typed(records: &[Option<i64>]) -> DataFrame {
+        let n = records.len();
+        let ts: Vec<chrono::NaiveDateTime> = (0..n)
+            .map(|i| {
+                chrono::DateTime::from_timestamp(1_709_280_000 + i as i64, 0)
+                    .unwrap()
+                    .naive_utc()
+            })
+            .collect();
+        let actions: Vec<&str> = ["view", "search", "export", "login"]
+            .into_iter()
+            .cycle()
+            .take(n)
+            .collect();
+        let frame = df!(
+            TS => ts,
+            ACTOR => vec!["a"; n],
+            ACTION => actions,
+            RECORDS => records,
+        )
+        .unwrap();
+        let path = std::path::Path::new("test.parquet");
+        super::super::conformed(frame, path, &EVENT_COLUMNS, &[])
+            .unwrap()
+            .0
+    }
+
+    fn validated_rows(frame: &DataFrame, canonical: AlreadyCanonical) -> DataFrame {
+        let mut columns = canonical_columns();
+        columns.push(col(BAD));
+        validated(
+            frame.clone().lazy(),
+            frame.schema(),
+            canonical,
+            &Settings::default(),
+        )
+        .select(columns)
+        .collect()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_frame_whose_every_column_is_canonical_skips_row_checks_with_the_same_events() {
+        let settings = Settings::default();
+        let frame = typed(&[Some(3), None, None, Some(0), None, Some(7)]);
+        let judged = AlreadyCanonical::of(&frame, &settings).unwrap();
+        assert!(judged.ts && judged.records);
+        assert!(judged.actor_kind_absent && judged.status_absent);
+        assert!(judged.no_row_can_be_bad());
+        let fast = validated_rows(&frame, judged);
+        assert_eq!(fast, validated_rows(&frame, AlreadyCanonical::default()));
+        let kinds: Vec<Option<&str>> = fast
+            .column(ACTOR_KIND)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(kinds, vec![Some(ACTOR_KIND_DEFAULT); 6]);
+        // Missing records take the contract's defaults (a view 1, a
+        // search or an export unknown, a login 0).
+        let records: Vec<Option<i64>> = fast
+            .column(RECORDS)
+            .unwrap()
+            .i64()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(records, [Some(3), None, None, Some(0), Some(1), Some(7)]);
+    }
+
+    #[test]
+    fn one_bad_value_sends_the_whole_frame_through_row_checks() {
+        let settings = Settings::default();
+        let negative = typed(&[Some(3), Some(-1)]);
+        let judged = AlreadyCanonical::of(&negative, &settings).unwrap();
+        assert!(!judged.records && !judged.no_row_can_be_bad());
+        let bad: Vec<Option<bool>> = validated_rows(&negative, judged)
+            .column(BAD)
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(bad, [Some(false), Some(true)]);
+        let mut missing_ts = typed(&[Some(1), Some(2)]);
+        let ts = missing_ts.column(TS).unwrap().clone();
+        let mask = BooleanChunked::new("m".into(), [true, false]);
+        missing_ts
+            .with_column(
+                ts.as_materialized_series()
+                    .zip_with(&mask, &Series::full_null(TS.into(), 2, ts.dtype()))
+                    .unwrap()
+                    .into(),
+            )
+            .unwrap();
+        let judged = AlreadyCanonical::of(&missing_ts, &settings).unwrap();
+        assert!(!judged.ts && !judged.no_row_can_be_bad());
+        let bad: Vec<Option<bool>> = validated_rows(&missing_ts, judged)
+            .column(BAD)
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(bad, [Some(false), Some(true)]);
+        let mut blank_kind = typed(&[Some(1), Some(2)]);
+        blank_kind
+            .with_column(Column::new(
+                ACTOR_KIND.into(),
+                [Some("vendor"), Some("robot")],
+            ))
+            .unwrap();
+        let judged = AlreadyCanonical::of(&blank_kind, &settings).unwrap();
+        assert!(!judged.actor_kind && !judged.actor_kind_absent);
+        assert!(!judged.no_row_can_be_bad());
     }
 }
