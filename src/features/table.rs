@@ -336,7 +336,9 @@ pub fn actor_days_reusing(tables: &FeatureTables, reuse: Option<Reuse>) -> Resul
             actor,
             day: days[i],
             team: teams[i].clone(),
-            kind: kinds[i].clone().unwrap_or_else(|| "employee".into()),
+            kind: kinds[i]
+                .clone()
+                .unwrap_or_else(|| ACTOR_KIND_DEFAULT.into()),
             events: events[i],
             records: records[i],
             records_unknown: unknown[i],

@@ -280,15 +280,40 @@ impl AlreadyCanonical {
             };
             Ok(Some(values.iter().map(|v| v.map(str::to_string)).collect()))
         };
-        let canonical_enum = |name: &str, allowed: &[&str]| -> PolarsResult<bool> {
+        // An enum column is canonical when every row equals one of the
+        // allowed values that the config does not map (comparisons of
+        // short strings: cheaper than hashing every row for its distinct
+        // values), judged for all enum columns in one pass.
+        let enums = [
+            (ACTION, &ACTIONS[..]),
+            (ACTOR_KIND, &ACTOR_KINDS[..]),
+            (STATUS, &STATUSES[..]),
+        ];
+        let mut checks = Vec::new();
+        for (name, allowed) in enums {
+            let Ok(column) = frame.column(name) else {
+                continue;
+            };
+            if column.dtype() != &DataType::String || column.null_count() > 0 {
+                continue;
+            }
             let map = settings.values.get(name);
-            Ok(distinct(name)?.is_some_and(|values| {
-                values.iter().all(|v| {
-                    v.as_deref().is_some_and(|v| {
-                        allowed.contains(&v) && map.is_none_or(|m| !m.contains_key(v))
-                    })
-                })
-            }))
+            let one_of = allowed
+                .iter()
+                .filter(|v| map.is_none_or(|m| !m.contains_key(**v)))
+                .map(|v| col(name).eq(lit(*v)))
+                .reduce(|a, b| a.or(b));
+            if let Some(one_of) = one_of {
+                checks.push(one_of.all(false).alias(name));
+            }
+        }
+        let judged = frame.clone().lazy().select(checks).collect()?;
+        let canonical_enum = |name: &str| -> bool {
+            judged
+                .column(name)
+                .ok()
+                .and_then(|c| c.bool().ok()?.get(0))
+                .unwrap_or(false)
         };
         let all_null = |name: &str| frame.column(name).is_ok_and(|c| c.null_count() == c.len());
         let records = match frame.column(RECORDS) {
@@ -313,9 +338,9 @@ impl AlreadyCanonical {
                     .iter()
                     .all(|v| v.as_deref().is_some_and(|v| !v.is_empty() && v.trim() == v))
             }),
-            action: canonical_enum(ACTION, &ACTIONS)?,
-            actor_kind: canonical_enum(ACTOR_KIND, &ACTOR_KINDS)?,
-            status: canonical_enum(STATUS, &STATUSES)?,
+            action: canonical_enum(ACTION),
+            actor_kind: canonical_enum(ACTOR_KIND),
+            status: canonical_enum(STATUS),
         })
     }
 }
@@ -404,9 +429,12 @@ pub fn validated(
     let records = when(parsed.clone().is_not_null())
         .then(parsed.clone())
         .when(
-            action
-                .clone()
-                .is_in(allowed(&["view", "update", "delete"]), false),
+            // Comparisons, not `is_in`, which hashes every row.
+            ["view", "update", "delete"]
+                .into_iter()
+                .map(|a| action.clone().eq(lit(a)))
+                .reduce(|a, b| a.or(b))
+                .expect("three actions"),
         )
         .then(lit(1i64))
         .when(action.clone().eq(lit("login")))
