@@ -1504,6 +1504,11 @@ mod contract {
     #[test]
     fn parquet_native_timestamps_and_time_zones_bucket_days() {
         use polars::prelude::*;
+        let write_parquet = |path: &std::path::Path, frame: &mut DataFrame| {
+            ParquetWriter::new(std::fs::File::create(path).unwrap())
+                .finish(frame)
+                .unwrap();
+        };
         let dir = tempfile::tempdir().unwrap();
         // 23:30 UTC on Jan 1 is already Jan 2 in Oslo.
         let ts = chrono::NaiveDate::from_ymd_opt(2024, 1, 1)
@@ -1519,9 +1524,7 @@ mod contract {
         )
         .unwrap();
         let f = dir.path().join("a.parquet");
-        ParquetWriter::new(std::fs::File::create(&f).unwrap())
-            .finish(&mut frame)
-            .unwrap();
+        write_parquet(&f, &mut frame);
         let o = leakwatch(&["check", f.to_str().unwrap()]);
         let out = String::from_utf8_lossy(&o.stdout).to_string();
         assert!(o.status.success(), "{out}{}", stderr(&o));
@@ -1540,9 +1543,7 @@ mod contract {
         )
         .unwrap();
         let g = dir.path().join("typed.parquet");
-        ParquetWriter::new(std::fs::File::create(&g).unwrap())
-            .finish(&mut typed)
-            .unwrap();
+        write_parquet(&g, &mut typed);
         let o = leakwatch(&["check", g.to_str().unwrap()]);
         let text = String::from_utf8_lossy(&o.stdout).to_string();
         assert_eq!(o.status.code(), Some(1), "{text}{}", stderr(&o));
@@ -1561,9 +1562,7 @@ mod contract {
         )
         .unwrap();
         let h = dir.path().join("native.parquet");
-        ParquetWriter::new(std::fs::File::create(&h).unwrap())
-            .finish(&mut negative)
-            .unwrap();
+        write_parquet(&h, &mut negative);
         let o = leakwatch(&["check", h.to_str().unwrap()]);
         let text = String::from_utf8_lossy(&o.stdout).to_string();
         assert_eq!(o.status.code(), Some(1), "{text}{}", stderr(&o));

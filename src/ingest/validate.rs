@@ -369,6 +369,21 @@ pub fn validated(
         .cloned()
         .unwrap_or(DataType::String);
     let named = |name: &str| format!("__{name}");
+    // An enum with a default: the default where the column holds nothing,
+    // as given where already canonical, else normalised.
+    let defaulted =
+        |name: &str, allowed: &[&str], default: &str, (canonical, absent): (bool, bool)| {
+            if absent {
+                lit(default)
+            } else {
+                as_is(
+                    name,
+                    canonical,
+                    enum_column(name, allowed, Some(default), settings).0,
+                )
+            }
+            .alias(named(name))
+        };
     // Stage 0: split text timestamps into parts with one regex pass.
     let raw = if native_ts {
         raw
@@ -390,26 +405,18 @@ pub fn validated(
             enum_column(ACTION, &ACTIONS, None, settings).0,
         )
         .alias(named(ACTION)),
-        if canonical.actor_kind_absent {
-            lit(ACTOR_KIND_DEFAULT)
-        } else {
-            as_is(
-                ACTOR_KIND,
-                canonical.actor_kind,
-                enum_column(ACTOR_KIND, &ACTOR_KINDS, Some(ACTOR_KIND_DEFAULT), settings).0,
-            )
-        }
-        .alias(named(ACTOR_KIND)),
-        if canonical.status_absent {
-            lit(STATUS_DEFAULT)
-        } else {
-            as_is(
-                STATUS,
-                canonical.status,
-                enum_column(STATUS, &STATUSES, Some(STATUS_DEFAULT), settings).0,
-            )
-        }
-        .alias(named(STATUS)),
+        defaulted(
+            ACTOR_KIND,
+            &ACTOR_KINDS,
+            ACTOR_KIND_DEFAULT,
+            (canonical.actor_kind, canonical.actor_kind_absent),
+        ),
+        defaulted(
+            STATUS,
+            &STATUSES,
+            STATUS_DEFAULT,
+            (canonical.status, canonical.status_absent),
+        ),
         records_column(&rec_dtype).0.alias("__records_parsed"),
         if rec_dtype.is_integer() {
             lit(false)
@@ -659,6 +666,16 @@ mod tests {
         .unwrap()
     }
 
+    fn bad_flags(frame: &DataFrame, canonical: AlreadyCanonical) -> Vec<Option<bool>> {
+        validated_rows(frame, canonical)
+            .column(BAD)
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .collect()
+    }
+
     #[test]
     fn a_frame_whose_every_column_is_canonical_skips_row_checks_with_the_same_events() {
         let settings = Settings::default();
@@ -695,14 +712,7 @@ mod tests {
         let negative = typed(&[Some(3), Some(-1)]);
         let judged = AlreadyCanonical::of(&negative, &settings).unwrap();
         assert!(!judged.records && !judged.no_row_can_be_bad());
-        let bad: Vec<Option<bool>> = validated_rows(&negative, judged)
-            .column(BAD)
-            .unwrap()
-            .bool()
-            .unwrap()
-            .iter()
-            .collect();
-        assert_eq!(bad, [Some(false), Some(true)]);
+        assert_eq!(bad_flags(&negative, judged), [Some(false), Some(true)]);
         let mut missing_ts = typed(&[Some(1), Some(2)]);
         let ts = missing_ts.column(TS).unwrap().clone();
         let mask = BooleanChunked::new("m".into(), [true, false]);
@@ -716,14 +726,7 @@ mod tests {
             .unwrap();
         let judged = AlreadyCanonical::of(&missing_ts, &settings).unwrap();
         assert!(!judged.ts && !judged.no_row_can_be_bad());
-        let bad: Vec<Option<bool>> = validated_rows(&missing_ts, judged)
-            .column(BAD)
-            .unwrap()
-            .bool()
-            .unwrap()
-            .iter()
-            .collect();
-        assert_eq!(bad, [Some(false), Some(true)]);
+        assert_eq!(bad_flags(&missing_ts, judged), [Some(false), Some(true)]);
         let mut blank_kind = typed(&[Some(1), Some(2)]);
         blank_kind
             .with_column(Column::new(
