@@ -100,7 +100,7 @@ pub struct FeatureTables {
 /// zone is set).
 pub fn local_time(column: &str, settings: &Settings) -> (Expr, Expr) {
     let local = match &settings.timezone {
-        None => col(column),
+        None => return utc_day_and_hour(column),
         Some(tz) => col(column)
             .dt()
             .replace_time_zone(Some(TimeZone::UTC), lit("raise"), NonExistent::Raise)
@@ -115,6 +115,26 @@ pub fn local_time(column: &str, settings: &Settings) -> (Expr, Expr) {
     (
         local.clone().dt().date(),
         local.dt().hour().cast(DataType::Int32),
+    )
+}
+
+/// The UTC day and hour of a timestamp column, in integer arithmetic on
+/// nanoseconds since the epoch (floor division, so times before 1970 fall
+/// on the right day): what `dt().date()` and `dt().hour()` give, without
+/// converting every row through calendar types.
+fn utc_day_and_hour(column: &str) -> (Expr, Expr) {
+    const NS_PER_HOUR: i64 = 3_600_000_000_000;
+    const NS_PER_DAY: i64 = 24 * NS_PER_HOUR;
+    let ns = col(column)
+        .dt()
+        .cast_time_unit(TimeUnit::Nanoseconds)
+        .cast(DataType::Int64);
+    let days = ns.clone().floor_div(lit(NS_PER_DAY));
+    (
+        days.clone().cast(DataType::Int32).cast(DataType::Date),
+        (ns - days * lit(NS_PER_DAY))
+            .floor_div(lit(NS_PER_HOUR))
+            .cast(DataType::Int32),
     )
 }
 
@@ -195,23 +215,21 @@ const KEY: &str = "_key";
 /// The action's index in [`ACTIONS`] times the number of statuses, plus
 /// the status's index in [`STATUSES`] (validated events have both).
 fn action_status_code() -> Expr {
-    let mut code = lit(0u64);
-    for (a, action) in ACTIONS.iter().enumerate() {
-        for (s, status) in STATUSES.iter().enumerate() {
-            let c = (a * STATUSES.len() + s) as u64;
-            if c == 0 {
-                continue;
-            }
-            code = when(
-                col(ACTION)
-                    .eq(lit(*action))
-                    .and(col(STATUS).eq(lit(*status))),
-            )
-            .then(lit(c))
-            .otherwise(code);
-        }
-    }
-    code
+    // The index of a column's value in `values` (0 for the first).
+    let index = |column: &str, values: &[&str]| {
+        values
+            .iter()
+            .enumerate()
+            .skip(1)
+            .rev()
+            .fold(lit(0u64), |rest, (i, value)| {
+                when(col(column).eq(lit(*value)))
+                    .then(lit(i as u64))
+                    .otherwise(rest)
+            })
+    };
+    (index(ACTION, &ACTIONS) * lit(STATUSES.len() as u64) + index(STATUS, &STATUSES))
+        .cast(DataType::UInt64)
 }
 
 fn actor_hash(seed: u64) -> Expr {
@@ -779,6 +797,71 @@ mod tests {
             EVENT_ID => none(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn utc_day_and_hour_match_the_calendar_before_and_after_1970() {
+        let at =
+            |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap();
+        let times = [
+            at("1969-12-31 23:59:59.999999999"),
+            at("1969-12-31 00:00:00"),
+            at("1960-02-29 13:30:00"),
+            at("1970-01-01 00:00:00"),
+            at("2024-03-01 00:59:59.5"),
+            at("2024-03-01 23:00:00"),
+        ];
+        for unit in [TimeUnit::Nanoseconds, TimeUnit::Microseconds] {
+            let frame = df!(TS => times)
+                .unwrap()
+                .lazy()
+                .with_column(col(TS).dt().cast_time_unit(unit))
+                .collect()
+                .unwrap();
+            let (day, hour) = utc_day_and_hour(TS);
+            let ours = frame
+                .clone()
+                .lazy()
+                .select([day.alias(DAY), hour.alias(HOUR)])
+                .collect()
+                .unwrap();
+            let calendar = frame
+                .lazy()
+                .select([
+                    col(TS).dt().date().alias(DAY),
+                    col(TS).dt().hour().cast(DataType::Int32).alias(HOUR),
+                ])
+                .collect()
+                .unwrap();
+            assert_eq!(ours, calendar, "{unit:?}");
+        }
+    }
+
+    #[test]
+    fn every_action_and_status_gets_its_own_code() {
+        let pairs: Vec<(&str, &str)> = ACTIONS
+            .iter()
+            .flat_map(|a| STATUSES.iter().map(move |s| (*a, *s)))
+            .collect();
+        let frame = df!(
+            ACTION => pairs.iter().map(|p| p.0).collect::<Vec<_>>(),
+            STATUS => pairs.iter().map(|p| p.1).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let codes = frame
+            .lazy()
+            .select([action_status_code().alias(KEY)])
+            .collect()
+            .unwrap();
+        let codes: Vec<u64> = codes
+            .column(KEY)
+            .unwrap()
+            .u64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        let expected: Vec<u64> = (0..pairs.len() as u64).collect();
+        assert_eq!(codes, expected);
     }
 
     #[test]
