@@ -236,10 +236,10 @@ fn records_column(dtype: &DataType) -> (Expr, Expr) {
 
 /// Which columns of a raw frame already hold only canonical values, so
 /// that validation can take them as they are instead of trimming and
-/// lower-casing every row (judged on the distinct values, which are few,
-/// and on null counts and extremes, which the columns keep). When every
-/// column is, no row can be bad and per-row checks are skipped
-/// ([`AlreadyCanonical::no_row_can_be_bad`]).
+/// lower-casing every row (judged on the actors' distinct values, one
+/// comparison pass over the enum columns, and the null counts and
+/// extremes the columns keep). When every column is, no row can be bad
+/// and per-row checks are skipped ([`AlreadyCanonical::no_row_can_be_bad`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct AlreadyCanonical {
     /// `ts` is a native timestamp without a null.
@@ -269,7 +269,7 @@ impl AlreadyCanonical {
             && (self.status || self.status_absent)
     }
 
-    /// Judges the text columns of `frame` (named as in the contract).
+    /// Judges the columns of `frame` (named as in the contract).
     pub fn of(frame: &DataFrame, settings: &Settings) -> PolarsResult<AlreadyCanonical> {
         let distinct = |name: &str| -> PolarsResult<Option<Vec<Option<String>>>> {
             let Ok(column) = frame.column(name) else {
