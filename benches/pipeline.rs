@@ -18,8 +18,7 @@ use leakwatch::generate::{self, GenerateOptions, OutputFormat};
 use leakwatch::{features, pipeline, scoring, Settings};
 
 // The allocator of the `leakwatch` binary, so that the figures are its.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+leakwatch::global_allocator!();
 
 const DAYS: u32 = 30;
 

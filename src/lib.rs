@@ -16,6 +16,7 @@
 //! [`pipeline`] is the one data flow; [`settings::Settings`] is every knob;
 //! [`cli`] is the command line; [`generate`] writes synthetic organisations.
 
+pub mod allocator;
 pub mod baseline;
 pub mod cli;
 pub mod detect;

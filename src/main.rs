@@ -6,9 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 // polars allocates and frees many short-lived buffers from several threads;
-// jemalloc handles that pattern better than the system allocator.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+// jemalloc, tuned for that, handles it better than the system allocator.
+leakwatch::global_allocator!();
 
 fn main() -> ExitCode {
     let cli = leakwatch::cli::Cli::parse();
