@@ -123,7 +123,7 @@ impl Derived {
         let float = |name: &str| col(name).cast(DataType::Float64).fill_null(lit(0.0));
         // One pass over the customers: counts and id-order steps together.
         let columns = collect_streaming(
-            customer_order::in_access_order(customers.clone().lazy())
+            customer_order::in_access_order(customers.clone().lazy(), &[ACTOR, DAY, COVERED])
                 .group_by(on())
                 .agg(
                     [
