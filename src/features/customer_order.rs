@@ -104,11 +104,7 @@ mod tests {
             None,
         ];
         let frame = df!(CUSTOMER_ID => ids).unwrap();
-        let numbers = frame
-            .lazy()
-            .select([customer_number()])
-            .collect()
-            .unwrap();
+        let numbers = frame.lazy().select([customer_number()]).collect().unwrap();
         let numbers: Vec<Option<i64>> = numbers
             .column(CUSTOMER_NUMBER)
             .unwrap()

@@ -16,20 +16,48 @@ const SEEDS: (u64, u64, u64, u64) = (0x9e37_79b9, 0x7f4a_7c15, 0x94d0_49bb, 0x13
 /// The de-duplication key: `event_id`'s hash when present, else a wrapping
 /// sum of per-column hashes with a different seed per column (much cheaper
 /// than hashing a row encoding, and order-sensitive through the seeds).
-fn key(seeds: (u64, u64, u64, u64)) -> Expr {
+/// `event_ids` says how many rows of the batch have an `event_id`: when
+/// none or all do, only the hashes that key needs are computed (the same
+/// values; a state's stored keys stay valid).
+fn key(seeds: (u64, u64, u64, u64), event_ids: Present) -> Expr {
     let (a, b, c, d) = seeds;
-    let row = schema::EVENT_COLUMNS
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let i = i as u64 + 1;
-            col(*name).hash(a ^ i, b.rotate_left(i as u32), c.wrapping_mul(i), d)
-        })
-        .reduce(|acc, h| acc + h)
-        .expect("contract has columns");
-    when(col(EVENT_ID).is_not_null())
-        .then(col(EVENT_ID).hash(a, b, c, d))
-        .otherwise(row)
+    let by_id = || col(EVENT_ID).hash(a, b, c, d);
+    let by_row = || {
+        schema::EVENT_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let i = i as u64 + 1;
+                col(*name).hash(a ^ i, b.rotate_left(i as u32), c.wrapping_mul(i), d)
+            })
+            .reduce(|acc, h| acc + h)
+            .expect("contract has columns")
+    };
+    match event_ids {
+        Present::Nowhere => by_row(),
+        Present::Everywhere => by_id(),
+        Present::Somewhere => when(col(EVENT_ID).is_not_null())
+            .then(by_id())
+            .otherwise(by_row()),
+    }
+}
+
+/// How many rows of a column hold a value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Present {
+    Nowhere,
+    Somewhere,
+    Everywhere,
+}
+
+impl Present {
+    fn in_column(column: &Column) -> Present {
+        match column.null_count() {
+            0 if column.len() > 0 => Present::Everywhere,
+            n if n == column.len() => Present::Nowhere,
+            _ => Present::Somewhere,
+        }
+    }
 }
 
 /// The UTC days a keys frame covers.
@@ -91,7 +119,7 @@ impl Deduplicator {
             .lazy()
             .select([
                 col(TS).dt().date().cast(DataType::Int32).alias(UTC_DAY),
-                key(SEEDS).alias(KEY),
+                key(SEEDS, Present::in_column(events.column(EVENT_ID)?)).alias(KEY),
             ])
             .collect()?;
         let days = utc_days(&keys)?;
@@ -199,6 +227,54 @@ mod tests {
             .iter()
             .collect();
         assert_eq!(actors, [Some("a")]);
+    }
+
+    #[test]
+    fn keys_do_not_depend_on_whether_other_rows_have_event_ids() {
+        let mixed = events(&[
+            ("2024-01-01 10:00:00", "a", None),
+            ("2024-01-01 10:00:00", "b", Some("e1")),
+            ("2024-01-02 09:00:00", "c", None),
+            ("2024-01-02 09:00:00", "d", Some("e2")),
+        ]);
+        let keys = |frame: &DataFrame| -> Vec<u64> {
+            let present = Present::in_column(frame.column(EVENT_ID).unwrap());
+            let keys = frame
+                .clone()
+                .lazy()
+                .select([key(SEEDS, present).alias(KEY)])
+                .collect()
+                .unwrap();
+            keys.column(KEY)
+                .unwrap()
+                .u64()
+                .unwrap()
+                .into_no_null_iter()
+                .collect()
+        };
+        let rows = |take: &[u32]| {
+            mixed
+                .take(&IdxCa::from_vec("i".into(), take.to_vec()))
+                .unwrap()
+        };
+        assert_eq!(
+            Present::in_column(rows(&[0, 2]).column(EVENT_ID).unwrap()),
+            Present::Nowhere
+        );
+        assert_eq!(
+            Present::in_column(rows(&[1, 3]).column(EVENT_ID).unwrap()),
+            Present::Everywhere
+        );
+        assert_eq!(
+            Present::in_column(mixed.column(EVENT_ID).unwrap()),
+            Present::Somewhere
+        );
+        let all = keys(&mixed);
+        assert_eq!(keys(&rows(&[0, 2])), [all[0], all[2]]);
+        assert_eq!(keys(&rows(&[1, 3])), [all[1], all[3]]);
+        // An id decides alone; without one, every column counts.
+        assert_ne!(all[0], all[2]);
+        assert_ne!(all[1], all[3]);
     }
 
     #[test]
