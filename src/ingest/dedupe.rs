@@ -53,7 +53,7 @@ enum Present {
 impl Present {
     fn in_column(column: &Column) -> Present {
         match column.null_count() {
-            0 if column.len() > 0 => Present::Everywhere,
+            0 if !column.is_empty() => Present::Everywhere,
             n if n == column.len() => Present::Nowhere,
             _ => Present::Somewhere,
         }
