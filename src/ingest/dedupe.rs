@@ -1,8 +1,11 @@
 //! Drops duplicate events (log shippers retry) across every input of a run:
 //! two rows are duplicates when they are equal on every contract column after
 //! parsing, or, when `event_id` is present, on `event_id` alone. Keys are two
-//! independent 64-bit hashes, kept per UTC day so each batch is compared only
-//! with the days it touches.
+//! independent 64-bit hashes, kept per batch with the UTC days and the span of
+//! times it covers, so that each batch is compared only with the batches it
+//! could repeat: a repeated row has the same `ts`, so batches whose times do
+//! not overlap (files split at local midnight, read in order) are not
+//! compared even when they share a UTC day.
 
 use std::collections::HashSet;
 
@@ -70,11 +73,53 @@ fn utc_days(keys: &DataFrame) -> Result<HashSet<i32>> {
         .collect())
 }
 
+/// What a batch of events covers, to tell whether another batch can repeat
+/// one of its rows.
+struct Coverage {
+    /// UTC days (since the epoch).
+    days: HashSet<i32>,
+    /// The first and last `ts`; unknown for keys from an earlier run, which
+    /// are kept by day only.
+    span: Option<(i64, i64)>,
+    /// Whether any row had an `event_id` (and so may repeat a row at
+    /// another time of the day).
+    event_ids: bool,
+}
+
+impl Coverage {
+    fn of(events: &DataFrame, keys: &DataFrame, event_ids: Present) -> Result<Coverage> {
+        let ts = events.column(TS)?.cast(&DataType::Int64)?;
+        let ts = ts.i64()?;
+        Ok(Coverage {
+            days: utc_days(keys)?,
+            span: ts.min().zip(ts.max()),
+            event_ids: event_ids != Present::Nowhere,
+        })
+    }
+
+    /// Whether a row of one batch can repeat a row of the other: they share
+    /// a day, and their times overlap unless both have event ids (equal ids
+    /// are repeats at any time of the day).
+    fn may_share_rows(&self, other: &Coverage) -> bool {
+        if self.days.is_disjoint(&other.days) {
+            return false;
+        }
+        match (self.span, other.span) {
+            (Some((lo, hi)), Some((other_lo, other_hi)))
+                if !(self.event_ids && other.event_ids) =>
+            {
+                lo <= other_hi && other_lo <= hi
+            }
+            _ => true,
+        }
+    }
+}
+
 /// Remembers the keys of every event kept so far, one frame per batch with
-/// the days it covers.
+/// what the batch covers.
 #[derive(Default)]
 pub struct Deduplicator {
-    seen: Vec<(HashSet<i32>, DataFrame)>,
+    seen: Vec<(Coverage, DataFrame)>,
     /// Duplicate rows dropped so far.
     pub dropped: usize,
 }
@@ -83,9 +128,13 @@ impl Deduplicator {
     /// A de-duplicator that remembers the keys (`_utc_day`, `_key`) of
     /// events seen by earlier runs.
     pub fn seeded(keys: DataFrame) -> Result<Deduplicator> {
-        let days = utc_days(&keys)?;
+        let coverage = Coverage {
+            days: utc_days(&keys)?,
+            span: None,
+            event_ids: true,
+        };
         Ok(Deduplicator {
-            seen: vec![(days, keys)],
+            seen: vec![(coverage, keys)],
             dropped: 0,
         })
     }
@@ -114,27 +163,28 @@ impl Deduplicator {
     /// again only when something was dropped (usually nothing is).
     pub fn unseen(&mut self, events: DataFrame) -> Result<DataFrame> {
         let before = events.height();
+        let event_ids = Present::in_column(events.column(EVENT_ID)?);
         let keys = events
             .clone()
             .lazy()
             .select([
                 col(TS).dt().date().cast(DataType::Int32).alias(UTC_DAY),
-                key(SEEDS, Present::in_column(events.column(EVENT_ID)?)).alias(KEY),
+                key(SEEDS, event_ids).alias(KEY),
             ])
             .collect()?;
-        let days = utc_days(&keys)?;
+        let coverage = Coverage::of(&events, &keys, event_ids)?;
         let earlier: Vec<LazyFrame> = self
             .seen
             .iter()
-            .filter(|(covered, _)| !covered.is_disjoint(&days))
+            .filter(|(covered, _)| covered.may_share_rows(&coverage))
             .map(|(_, keys)| keys.clone().lazy().select([day_key()]))
             .collect();
-        // The usual case, a batch of new days without a repeated key, is
+        // The usual case, a batch of new times without a repeated key, is
         // told by counting distinct keys: no first-of-each pass.
         if earlier.is_empty() {
             let distinct = keys.clone().lazy().select([day_key()]).collect()?;
             if distinct.column(DAY_KEY)?.n_unique()? == before {
-                self.seen.push((days, keys));
+                self.seen.push((coverage, keys));
                 return Ok(events);
             }
         }
@@ -158,7 +208,7 @@ impl Deduplicator {
             let rows = fresh.column(ROW)?.idx()?.clone();
             (events.take(&rows)?, fresh.drop(ROW)?)
         };
-        self.seen.push((days, keys));
+        self.seen.push((coverage, keys));
         self.dropped += before - events.height();
         Ok(events)
     }
@@ -275,6 +325,58 @@ mod tests {
         // An id decides alone; without one, every column counts.
         assert_ne!(all[0], all[2]);
         assert_ne!(all[1], all[3]);
+    }
+
+    #[test]
+    fn batches_sharing_a_day_are_compared_only_where_a_row_can_repeat() {
+        let mut d = Deduplicator::default();
+        let morning = [
+            ("2024-01-01 08:00:00", "a", None),
+            ("2024-01-01 09:00:00", "b", None),
+            ("2024-01-01 10:00:00", "c", Some("e1")),
+        ];
+        assert_eq!(d.unseen(events(&morning)).unwrap().height(), 3);
+        // The afternoon shares the UTC day but not the times: nothing in it
+        // can repeat a morning row, and nothing is dropped.
+        let afternoon = d
+            .unseen(events(&[
+                ("2024-01-01 14:00:00", "a", None),
+                ("2024-01-01 15:00:00", "b", None),
+            ]))
+            .unwrap();
+        assert_eq!(afternoon.height(), 2);
+        // A retried morning row in a later batch, and an event id seen in
+        // the morning sent again in the evening, are repeats.
+        let late = d
+            .unseen(events(&[
+                ("2024-01-01 09:00:00", "b", None),
+                ("2024-01-01 18:00:00", "z", Some("e1")),
+                ("2024-01-01 19:00:00", "d", None),
+            ]))
+            .unwrap();
+        assert_eq!(late.height(), 1);
+        assert_eq!(d.dropped, 2);
+
+        let at = |lo: i64, hi: i64, event_ids: bool| Coverage {
+            days: HashSet::from([19723]),
+            span: Some((lo, hi)),
+            event_ids,
+        };
+        assert!(!at(0, 10, false).may_share_rows(&at(11, 20, false)));
+        assert!(!at(0, 10, true).may_share_rows(&at(11, 20, false)));
+        assert!(at(0, 10, true).may_share_rows(&at(11, 20, true)));
+        assert!(at(0, 10, false).may_share_rows(&at(10, 20, false)));
+        // Keys from an earlier run are known by day only.
+        let stored = Coverage {
+            span: None,
+            ..at(0, 0, true)
+        };
+        assert!(stored.may_share_rows(&at(11, 20, false)));
+        let other_day = Coverage {
+            days: HashSet::from([19724]),
+            ..at(0, 10, true)
+        };
+        assert!(!other_day.may_share_rows(&at(0, 10, true)));
     }
 
     #[test]
