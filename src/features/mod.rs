@@ -186,7 +186,7 @@ fn sensitive(settings: &Settings) -> Expr {
 /// and `last` follow row order, as the in-memory engine's do, and a
 /// group-by it cannot stream sees the rows in order, so results are the
 /// same; small queries and joins stay in memory, where they start faster.
-pub fn collect_streaming(frame: LazyFrame) -> Result<DataFrame> {
+pub(crate) fn collect_streaming(frame: LazyFrame) -> Result<DataFrame> {
     Ok(frame
         .collect_with_engine(Engine::Streaming)?
         .unwrap_single())
