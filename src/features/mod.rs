@@ -232,6 +232,20 @@ fn action_status_code() -> Expr {
         .cast(DataType::UInt64)
 }
 
+/// The action's index in [`ACTIONS`].
+fn action_index(action: &str) -> u64 {
+    ACTIONS
+        .iter()
+        .position(|a| *a == action)
+        .expect("an action") as u64
+}
+
+/// The action's index from a packed key (or an [`action_status_code`]):
+/// comparing integers, not strings.
+fn action_of_key(key: Expr) -> Expr {
+    (key % lit(HOUR_SHIFT)).floor_div(lit(STATUSES.len() as u64))
+}
+
 fn actor_hash(seed: u64) -> Expr {
     col(ACTOR).hash(seed, seed ^ 0x5bd1_e995, seed.rotate_left(17), 0x27d4_eb2f)
 }
@@ -397,10 +411,7 @@ fn reduce_packed(
         .with_column((col(KEY) % lit(HOUR_SHIFT)).alias(ACTION))
         .collect()?;
     // `ACTION` holds the code of [`action_status_code`].
-    let action = |a: &str| {
-        let a = ACTIONS.iter().position(|x| *x == a).expect("an action") as u64;
-        col(ACTION).floor_div(lit(STATUSES.len() as u64)).eq(lit(a))
-    };
+    let action = |a: &str| action_of_key(col(ACTION)).eq(lit(action_index(a)));
     let status = |s: &str| {
         let s = STATUSES.iter().position(|x| *x == s).expect("a status") as u64;
         (col(ACTION) % lit(STATUSES.len() as u64)).eq(lit(s))
@@ -460,7 +471,8 @@ fn reduce_packed(
             ])
             .agg([
                 len().cast(DataType::Int64).alias(N),
-                count_where(col(ACTION).neq(lit("login"))).alias(DATA_EVENTS),
+                count_where(action_of_key(col(KEY)).neq(lit(action_index("login"))))
+                    .alias(DATA_EVENTS),
             ]),
     )?;
     // Sensitivity depends on the resource and fields only: judged once per
