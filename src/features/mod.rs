@@ -372,224 +372,246 @@ fn reduce_packed(
         )?;
     keys.rechunk_mut_par();
     let events = events.hstack(keys.columns())?;
-    // Who and when each actor-day is, with the day's last team and kind.
-    let mut actor_day_names = events.clone().lazy().group_by([col(AD)]).agg(
-        [col(ACTOR).first(), col(DAY).first()]
-            .into_iter()
-            .chain(last_team_and_kind(TS, TS))
-            .collect::<Vec<_>>(),
-    );
-    // Polars 0.55 fails on `max_by` over a frame without rows (a chunk of
-    // nothing but repeats), so such a chunk gets the empty table directly.
-    let actor_day_names = if events.height() == 0 {
-        DataFrame::empty_with_schema(actor_day_names.collect_schema()?.as_ref())
-    } else {
-        actor_day_names.collect()?
-    };
-    let named = |frame: LazyFrame| {
-        frame.join(
-            actor_day_names
-                .clone()
-                .lazy()
-                .select([col(AD), col(ACTOR), col(DAY)]),
-            [col(AD)],
-            [col(AD)],
-            JoinArgs::new(JoinType::Inner),
-        )
-    };
-    // Counts per actor, day, hour, action and status: a few rows per
-    // actor-day, then pivoted.
-    let parts = events
-        .clone()
-        .lazy()
-        .group_by([col(KEY)])
-        .agg([
-            len().cast(DataType::Int64).alias(N),
-            col(RECORDS).sum().alias(RECORDS_KNOWN),
-            count_where(col(RECORDS).is_null()).alias(RECORDS_UNKNOWN),
-        ])
-        .with_column((col(KEY) % lit(HOUR_SHIFT)).alias(ACTION))
-        .collect()?;
-    // `ACTION` holds the code of [`action_status_code`].
-    let action = |a: &str| action_of_key(col(ACTION)).eq(lit(action_index(a)));
-    let status = |s: &str| {
-        let s = STATUSES.iter().position(|x| *x == s).expect("a status") as u64;
-        (col(ACTION) % lit(STATUSES.len() as u64)).eq(lit(s))
-    };
-    let n_where = |cond: Expr| col(N).filter(cond).sum();
-    let is_export = action("export");
-    let counts = parts
-        .clone()
-        .lazy()
-        .with_column((col(KEY).floor_div(lit(DAY_SHIFT)) * lit(DAY_SHIFT)).alias(AD))
-        .group_by([col(AD)])
-        .agg([
-            col(N).sum().alias(EVENTS),
-            col(RECORDS_KNOWN).sum(),
-            col(RECORDS_UNKNOWN).sum(),
-            n_where(action("view")).alias(VIEWS),
-            n_where(action("search")).alias(SEARCHES),
-            n_where(is_export.clone()).alias(EXPORTS),
-            col(RECORDS_KNOWN)
-                .filter(is_export.clone())
-                .sum()
-                .alias(EXPORT_ROWS),
-            col(RECORDS_UNKNOWN)
-                .filter(is_export)
-                .sum()
-                .alias(EXPORT_UNKNOWN),
-            n_where(action("update")).alias(UPDATES),
-            n_where(action("delete")).alias(DELETES),
-            n_where(action("login")).alias(LOGINS),
-            n_where(status("denied")).alias(DENIED),
-            n_where(status("error")).alias(ERRORS),
-            n_where(action("login").not()).alias(DATA_EVENTS),
-        ]);
-    let hours = parts
-        .lazy()
-        .group_by([(col(KEY).floor_div(lit(HOUR_SHIFT))).alias(KEY)])
-        .agg([col(N).sum()])
-        .with_columns([
-            (col(KEY).floor_div(lit(DAY_SHIFT / HOUR_SHIFT)) * lit(DAY_SHIFT)).alias(AD),
-            (col(KEY) % lit(DAY_SHIFT / HOUR_SHIFT))
-                .cast(DataType::Int32)
-                .alias(HOUR),
-        ]);
-    let hours = named(hours)
-        .select([col(ACTOR), col(DAY), col(HOUR), col(N)])
-        .collect()?;
-    let usage = collect_streaming(
-        events
-            .clone()
-            .lazy()
-            .group_by([
-                col(AD),
-                col(CLIENT),
-                col(SOURCE_IP),
-                col(RESOURCE),
-                col(FIELDS),
-            ])
-            .agg([
-                len().cast(DataType::Int64).alias(N),
-                count_where(action_of_key(col(KEY)).neq(lit(action_index("login"))))
-                    .alias(DATA_EVENTS),
-            ]),
-    )?;
-    // Sensitivity depends on the resource and fields only: judged once per
-    // distinct use, not per event.
-    let sensitive_reads = usage
-        .clone()
-        .lazy()
-        .filter(sensitive(settings))
-        .group_by([col(AD)])
-        .agg([col(DATA_EVENTS).sum().alias(SENSITIVE_EVENTS)]);
-    let actor_days = actor_day_names
-        .clone()
-        .lazy()
-        .join(counts, [col(AD)], [col(AD)], JoinArgs::new(JoinType::Left))
-        .join(
-            sensitive_reads,
-            [col(AD)],
-            [col(AD)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_column(col(SENSITIVE_EVENTS).fill_null(lit(0i64)))
-        .select(actor_day_columns())
-        .collect()?;
-    let item = |kind: &str, column: &str| {
-        usage
-            .clone()
-            .lazy()
-            .filter(col(column).is_not_null())
-            .select([
-                col(AD),
-                lit(kind).alias(KIND),
-                col(column).alias(VALUE),
-                col(N),
-            ])
-    };
-    let fields = item(ItemKind::Field.name(), FIELDS)
-        .with_column(col(VALUE).str().split(lit(";")))
-        .explode(
-            cols([VALUE]),
-            ExplodeOptions {
-                empty_as_null: true,
-                keep_nulls: false,
-            },
-        )
-        .with_column(col(VALUE).str().strip_chars(lit(NULL)).str().to_lowercase())
-        .filter(col(VALUE).is_not_null().and(col(VALUE).neq(lit(""))));
-    let items = concat(
-        [
-            item(ItemKind::Client.name(), CLIENT),
-            item(ItemKind::SourceIp.name(), SOURCE_IP),
-            item(ItemKind::Resource.name(), RESOURCE),
-            fields,
-        ],
-        UnionArgs::default(),
-    )?
-    .group_by([col(AD), col(KIND), col(VALUE)])
-    .agg([col(N).sum()]);
-    let items = named(items)
-        .select([col(ACTOR), col(DAY), col(KIND), col(VALUE), col(N)])
-        .collect()?;
-    let ticket_use = match tickets {
-        Some(index) => {
-            let uses = collect_streaming(
-                events
+    // The two largest group-bys run on threads of their own while this one
+    // does the rest: each query is only partly parallel inside polars, so
+    // running them side by side keeps both cores busier.
+    std::thread::scope(|scope| {
+        let customers = scope.spawn(|| collect_streaming(customer_query(&events)));
+        let usage = scope.spawn(|| collect_streaming(usage_query(&events)));
+        // Who and when each actor-day is, with the day's last team and kind.
+        let mut actor_day_names = events.clone().lazy().group_by([col(AD)]).agg(
+            [col(ACTOR).first(), col(DAY).first()]
+                .into_iter()
+                .chain(last_team_and_kind(TS, TS))
+                .collect::<Vec<_>>(),
+        );
+        // Polars 0.55 fails on `max_by` over a frame without rows (a chunk of
+        // nothing but repeats), so such a chunk gets the empty table directly.
+        let actor_day_names = if events.height() == 0 {
+            DataFrame::empty_with_schema(actor_day_names.collect_schema()?.as_ref())
+        } else {
+            actor_day_names.collect()?
+        };
+        let named = |frame: LazyFrame| {
+            frame.join(
+                actor_day_names
                     .clone()
                     .lazy()
-                    .filter(col(TICKET_ID).is_not_null())
-                    .group_by([col(AD), col(TICKET_ID)])
-                    .agg([len().cast(DataType::Int64).alias(N)]),
-            )?;
-            let uses = named(uses.lazy())
-                .select([col(ACTOR), col(DAY), col(TICKET_ID), col(N)])
-                .collect()?;
-            Some(index.ticket_use(uses, need_to_know::span(&events, TS, TS)?)?)
-        }
-        None => None,
-    };
-    let customers = collect_streaming(
-        events
+                    .select([col(AD), col(ACTOR), col(DAY)]),
+                [col(AD)],
+                [col(AD)],
+                JoinArgs::new(JoinType::Inner),
+            )
+        };
+        // Counts per actor, day, hour, action and status: a few rows per
+        // actor-day, then pivoted.
+        let parts = events
+            .clone()
             .lazy()
-            .filter(col(CUSTOMER_ID).is_not_null())
-            .group_by([col(AD), col(CUSTOMER_ID)])
+            .group_by([col(KEY)])
             .agg([
-                col(CUSTOMER_SEGMENT)
-                    .drop_nulls()
-                    .first()
-                    .alias(CUSTOMER_SEGMENT),
-                len().cast(DataType::Int64).alias(ACCESSES),
-                col(TS).min().alias(FIRST_TS),
-                col(TS).max().alias(LAST_TS),
-            ]),
-    )?;
-    let customers = named(customers.lazy())
-        .select([
-            col(ACTOR),
-            col(DAY),
-            col(CUSTOMER_ID),
-            col(CUSTOMER_SEGMENT),
-            col(ACCESSES),
-            col(FIRST_TS),
-            col(LAST_TS),
-        ])
-        .collect()?;
-    let customers = match tickets {
-        Some(index) => index.coverage(customers)?,
-        None => customers
+                len().cast(DataType::Int64).alias(N),
+                col(RECORDS).sum().alias(RECORDS_KNOWN),
+                count_where(col(RECORDS).is_null()).alias(RECORDS_UNKNOWN),
+            ])
+            .with_column((col(KEY) % lit(HOUR_SHIFT)).alias(ACTION))
+            .collect()?;
+        // `ACTION` holds the code of [`action_status_code`].
+        let action = |a: &str| action_of_key(col(ACTION)).eq(lit(action_index(a)));
+        let status = |s: &str| {
+            let s = STATUSES.iter().position(|x| *x == s).expect("a status") as u64;
+            (col(ACTION) % lit(STATUSES.len() as u64)).eq(lit(s))
+        };
+        let n_where = |cond: Expr| col(N).filter(cond).sum();
+        let is_export = action("export");
+        let counts = parts
+            .clone()
             .lazy()
-            .with_column(lit(NULL).cast(DataType::Boolean).alias(COVERED))
-            .collect()?,
-    };
-    Ok(FeatureTables {
-        actor_days,
-        hours,
-        items,
-        customers,
-        ticket_use,
+            .with_column((col(KEY).floor_div(lit(DAY_SHIFT)) * lit(DAY_SHIFT)).alias(AD))
+            .group_by([col(AD)])
+            .agg([
+                col(N).sum().alias(EVENTS),
+                col(RECORDS_KNOWN).sum(),
+                col(RECORDS_UNKNOWN).sum(),
+                n_where(action("view")).alias(VIEWS),
+                n_where(action("search")).alias(SEARCHES),
+                n_where(is_export.clone()).alias(EXPORTS),
+                col(RECORDS_KNOWN)
+                    .filter(is_export.clone())
+                    .sum()
+                    .alias(EXPORT_ROWS),
+                col(RECORDS_UNKNOWN)
+                    .filter(is_export)
+                    .sum()
+                    .alias(EXPORT_UNKNOWN),
+                n_where(action("update")).alias(UPDATES),
+                n_where(action("delete")).alias(DELETES),
+                n_where(action("login")).alias(LOGINS),
+                n_where(status("denied")).alias(DENIED),
+                n_where(status("error")).alias(ERRORS),
+                n_where(action("login").not()).alias(DATA_EVENTS),
+            ]);
+        let hours = parts
+            .lazy()
+            .group_by([(col(KEY).floor_div(lit(HOUR_SHIFT))).alias(KEY)])
+            .agg([col(N).sum()])
+            .with_columns([
+                (col(KEY).floor_div(lit(DAY_SHIFT / HOUR_SHIFT)) * lit(DAY_SHIFT)).alias(AD),
+                (col(KEY) % lit(DAY_SHIFT / HOUR_SHIFT))
+                    .cast(DataType::Int32)
+                    .alias(HOUR),
+            ]);
+        let hours = named(hours)
+            .select([col(ACTOR), col(DAY), col(HOUR), col(N)])
+            .collect()?;
+        let usage = joined(usage)?;
+        // Sensitivity depends on the resource and fields only: judged once per
+        // distinct use, not per event.
+        let sensitive_reads = usage
+            .clone()
+            .lazy()
+            .filter(sensitive(settings))
+            .group_by([col(AD)])
+            .agg([col(DATA_EVENTS).sum().alias(SENSITIVE_EVENTS)]);
+        let actor_days = actor_day_names
+            .clone()
+            .lazy()
+            .join(counts, [col(AD)], [col(AD)], JoinArgs::new(JoinType::Left))
+            .join(
+                sensitive_reads,
+                [col(AD)],
+                [col(AD)],
+                JoinArgs::new(JoinType::Left),
+            )
+            .with_column(col(SENSITIVE_EVENTS).fill_null(lit(0i64)))
+            .select(actor_day_columns())
+            .collect()?;
+        let item = |kind: &str, column: &str| {
+            usage
+                .clone()
+                .lazy()
+                .filter(col(column).is_not_null())
+                .select([
+                    col(AD),
+                    lit(kind).alias(KIND),
+                    col(column).alias(VALUE),
+                    col(N),
+                ])
+        };
+        let fields = item(ItemKind::Field.name(), FIELDS)
+            .with_column(col(VALUE).str().split(lit(";")))
+            .explode(
+                cols([VALUE]),
+                ExplodeOptions {
+                    empty_as_null: true,
+                    keep_nulls: false,
+                },
+            )
+            .with_column(col(VALUE).str().strip_chars(lit(NULL)).str().to_lowercase())
+            .filter(col(VALUE).is_not_null().and(col(VALUE).neq(lit(""))));
+        let items = concat(
+            [
+                item(ItemKind::Client.name(), CLIENT),
+                item(ItemKind::SourceIp.name(), SOURCE_IP),
+                item(ItemKind::Resource.name(), RESOURCE),
+                fields,
+            ],
+            UnionArgs::default(),
+        )?
+        .group_by([col(AD), col(KIND), col(VALUE)])
+        .agg([col(N).sum()]);
+        let items = named(items)
+            .select([col(ACTOR), col(DAY), col(KIND), col(VALUE), col(N)])
+            .collect()?;
+        let ticket_use = match tickets {
+            Some(index) => {
+                let uses = collect_streaming(
+                    events
+                        .clone()
+                        .lazy()
+                        .filter(col(TICKET_ID).is_not_null())
+                        .group_by([col(AD), col(TICKET_ID)])
+                        .agg([len().cast(DataType::Int64).alias(N)]),
+                )?;
+                let uses = named(uses.lazy())
+                    .select([col(ACTOR), col(DAY), col(TICKET_ID), col(N)])
+                    .collect()?;
+                Some(index.ticket_use(uses, need_to_know::span(&events, TS, TS)?)?)
+            }
+            None => None,
+        };
+        let customers = joined(customers)?;
+        let customers = named(customers.lazy())
+            .select([
+                col(ACTOR),
+                col(DAY),
+                col(CUSTOMER_ID),
+                col(CUSTOMER_SEGMENT),
+                col(ACCESSES),
+                col(FIRST_TS),
+                col(LAST_TS),
+            ])
+            .collect()?;
+        let customers = match tickets {
+            Some(index) => index.coverage(customers)?,
+            None => customers
+                .lazy()
+                .with_column(lit(NULL).cast(DataType::Boolean).alias(COVERED))
+                .collect()?,
+        };
+        Ok(FeatureTables {
+            actor_days,
+            hours,
+            items,
+            customers,
+            ticket_use,
+        })
     })
+}
+
+/// One row per actor-day and distinct use of a client, source IP,
+/// resource and fields: events, and data events (not logins).
+fn usage_query(events: &DataFrame) -> LazyFrame {
+    events
+        .clone()
+        .lazy()
+        .group_by([
+            col(AD),
+            col(CLIENT),
+            col(SOURCE_IP),
+            col(RESOURCE),
+            col(FIELDS),
+        ])
+        .agg([
+            len().cast(DataType::Int64).alias(N),
+            count_where(action_of_key(col(KEY)).neq(lit(action_index("login")))).alias(DATA_EVENTS),
+        ])
+}
+
+/// One row per actor-day and customer: the customer's segment (the first
+/// given), accesses, and first and last access.
+fn customer_query(events: &DataFrame) -> LazyFrame {
+    events
+        .clone()
+        .lazy()
+        .filter(col(CUSTOMER_ID).is_not_null())
+        .group_by([col(AD), col(CUSTOMER_ID)])
+        .agg([
+            col(CUSTOMER_SEGMENT)
+                .drop_nulls()
+                .first()
+                .alias(CUSTOMER_SEGMENT),
+            len().cast(DataType::Int64).alias(ACCESSES),
+            col(TS).min().alias(FIRST_TS),
+            col(TS).max().alias(LAST_TS),
+        ])
+}
+
+/// What a scoped thread returned; its panic, resumed.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// The day's last non-null team and last actor kind, with when each was
