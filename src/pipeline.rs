@@ -254,14 +254,14 @@ pub fn ingest_with_progress(
             Ok(())
         })();
         drop(to_reducer);
-        let reduced = reducer
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let reduced = features::joined(reducer);
         batching?;
         reduced
     })?;
     let (parts, reduce_timings) = reduced;
-    timings.0.extend(reduce_timings.0);
+    for (stage, seconds) in reduce_timings.0 {
+        timings.add(stage, seconds);
+    }
     counts.duplicates = dedupe.dropped;
     rejected.extend(ticket_rejections);
     counts.rejected = rejected.len();

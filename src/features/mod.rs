@@ -608,7 +608,7 @@ fn customer_query(events: &DataFrame) -> LazyFrame {
 }
 
 /// What a scoped thread returned; its panic, resumed.
-fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+pub(crate) fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
     handle
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
