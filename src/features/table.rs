@@ -116,42 +116,97 @@ const DISTINCT_CUSTOMERS: &str = "distinct_customers";
 const UNCOVERED: &str = "uncovered";
 const ROW: &str = "_row";
 
+/// Days of customers derived together. The id-order steps sort every
+/// customer row; a year's table sorted and grouped as one took about twice
+/// as long as its four-week spans one after another (the spans' sorts and
+/// group tables stay small), and no actor-day crosses a span.
+const DERIVE_SPAN_DAYS: i64 = 28;
+
+/// Consecutive `[from, until)` day ranges of `span_days` days covering the
+/// days of `frame` (none when it is empty).
+fn day_spans(frame: &DataFrame, span_days: i64) -> Result<Vec<(NaiveDate, NaiveDate)>> {
+    let bounds = frame
+        .clone()
+        .lazy()
+        .select([
+            col(DAY).min().cast(DataType::Int32).alias("first"),
+            col(DAY).max().cast(DataType::Int32).alias("last"),
+        ])
+        .collect()?;
+    let day = |c: &str| -> Result<Option<NaiveDate>> {
+        Ok(bounds
+            .column(c)?
+            .i32()?
+            .get(0)
+            .map(|d| epoch() + chrono::Duration::days(d as i64)))
+    };
+    let (Some(first), Some(last)) = (day("first")?, day("last")?) else {
+        return Ok(Vec::new());
+    };
+    let step = chrono::Duration::days(span_days);
+    Ok(
+        std::iter::successors(Some(first), |&from| Some(from + step))
+            .take_while(|&from| from <= last)
+            .map(|from| (from, from + step))
+            .collect(),
+    )
+}
+
+/// Per actor-day of `customers`: distinct customers, uncovered ones (null
+/// without tickets) and the id-order steps, as floats.
+fn order_columns(customers: LazyFrame, tickets_known: bool) -> Result<DataFrame> {
+    let on = || [col(ACTOR), col(DAY)];
+    let float = |name: &str| col(name).cast(DataType::Float64).fill_null(lit(0.0));
+    // One pass over the customers: counts and id-order steps together.
+    collect_streaming(
+        customer_order::in_access_order(customers, &[ACTOR, DAY, COVERED])
+            .group_by(on())
+            .agg(
+                [
+                    len().alias(DISTINCT_CUSTOMERS),
+                    col(COVERED)
+                        .not()
+                        .cast(DataType::Int64)
+                        .sum()
+                        .alias(UNCOVERED),
+                ]
+                .into_iter()
+                .chain(customer_order::step_aggregations())
+                .collect::<Vec<_>>(),
+            )
+            .select([
+                col(ACTOR),
+                col(DAY),
+                float(DISTINCT_CUSTOMERS),
+                if tickets_known {
+                    float(UNCOVERED)
+                } else {
+                    lit(NULL).cast(DataType::Float64).alias(UNCOVERED)
+                },
+                float(customer_order::ID_STEPS),
+                float(customer_order::ADJACENT_STEPS),
+                float(customer_order::ASCENDING_STEPS),
+            ]),
+    )
+}
+
 impl Derived {
     /// Derives the columns from a customer table.
     fn of(customers: &DataFrame, tickets_known: bool) -> Result<Derived> {
-        let on = || [col(ACTOR), col(DAY)];
-        let float = |name: &str| col(name).cast(DataType::Float64).fill_null(lit(0.0));
-        // One pass over the customers: counts and id-order steps together.
-        let columns = collect_streaming(
-            customer_order::in_access_order(customers.clone().lazy(), &[ACTOR, DAY, COVERED])
-                .group_by(on())
-                .agg(
-                    [
-                        len().alias(DISTINCT_CUSTOMERS),
-                        col(COVERED)
-                            .not()
-                            .cast(DataType::Int64)
-                            .sum()
-                            .alias(UNCOVERED),
-                    ]
-                    .into_iter()
-                    .chain(customer_order::step_aggregations())
-                    .collect::<Vec<_>>(),
-                )
-                .select([
-                    col(ACTOR),
-                    col(DAY),
-                    float(DISTINCT_CUSTOMERS),
-                    if tickets_known {
-                        float(UNCOVERED)
-                    } else {
-                        lit(NULL).cast(DataType::Float64).alias(UNCOVERED)
-                    },
-                    float(customer_order::ID_STEPS),
-                    float(customer_order::ADJACENT_STEPS),
-                    float(customer_order::ASCENDING_STEPS),
-                ]),
-        )?;
+        let columns = match day_spans(customers, DERIVE_SPAN_DAYS)?.as_slice() {
+            [] | [_] => order_columns(customers.clone().lazy(), tickets_known)?,
+            spans => {
+                let mut parts = spans.iter().map(|&(from, until)| {
+                    let in_span = col(DAY).gt_eq(lit(from)).and(col(DAY).lt(lit(until)));
+                    order_columns(customers.clone().lazy().filter(in_span), tickets_known)
+                });
+                let mut columns = parts.next().expect("two spans or more")?;
+                for part in parts {
+                    columns.vstack_mut_owned(part?)?;
+                }
+                columns
+            }
+        };
         // Segments of the customers judged for skew: with tickets, those no
         // ticket of the actor's covered (an agent moved to another queue
         // brings tickets for it); without, all of them.
@@ -428,4 +483,70 @@ pub fn actor_days_reusing(tables: &FeatureTables, reuse: Option<Reuse>) -> Resul
         rows,
         derived,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(offset: i64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Duration::days(offset)
+    }
+
+    /// A customer table of three actors over `days` days (some skipped),
+    /// with ids and first-access times that go up and down.
+    fn customers(days: i64) -> DataFrame {
+        let (mut actors, mut days_col, mut ids, mut first, mut covered) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for d in (0..days).filter(|d| d % 9 != 4) {
+            for (a, actor) in ["a", "b", "c"].iter().enumerate() {
+                for k in 0..(5 + (d as usize * 7 + a) % 11) {
+                    actors.push(*actor);
+                    days_col.push(day(d));
+                    ids.push(format!("C{:05}", (d as usize * 131 + k * 17 + a * 7) % 997));
+                    let minute = ((k * 37 + d as usize) % 600) as i64;
+                    first.push(
+                        day(d).and_hms_opt(8, 0, 0).unwrap() + chrono::Duration::minutes(minute),
+                    );
+                    covered.push(k % 3 != 0);
+                }
+            }
+        }
+        let n = actors.len();
+        df!(
+            ACTOR => actors,
+            DAY => days_col,
+            CUSTOMER_ID => ids,
+            CUSTOMER_SEGMENT => vec!["retail"; n],
+            FIRST_TS => first,
+            COVERED => covered,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn day_spans_cover_the_days_in_consecutive_spans() {
+        let frame = customers(70);
+        let spans = day_spans(&frame, 28).unwrap();
+        assert_eq!(
+            spans,
+            [(day(0), day(28)), (day(28), day(56)), (day(56), day(84))]
+        );
+        assert!(day_spans(&frame.head(Some(0)), 28).unwrap().is_empty());
+    }
+
+    #[test]
+    fn deriving_span_by_span_gives_what_the_whole_table_gives() {
+        let table = customers(70);
+        for tickets_known in [false, true] {
+            let sorted = |frame: DataFrame| frame.sort([ACTOR, DAY], Default::default()).unwrap();
+            let by_span = sorted(Derived::of(&table, tickets_known).unwrap().columns);
+            let whole = sorted(order_columns(table.clone().lazy(), tickets_known).unwrap());
+            assert_eq!(by_span.height(), 3 * 62);
+            assert!(by_span.equals_missing(&whole));
+            // Not a table of zeros: the steps were counted.
+            let steps = by_span.column(customer_order::ID_STEPS).unwrap();
+            assert!(steps.f64().unwrap().sum().unwrap() > 1000.0);
+        }
+    }
 }
