@@ -607,11 +607,17 @@ mod investigation {
 
     /// Every customer the actor touched on or after `from`, from the raw logs.
     fn touched(logs: &Path, actor: &str, from: &str) -> BTreeSet<String> {
+        touched_until(logs, actor, from, "9999-12-31")
+    }
+
+    /// Every customer the actor touched from `from` through `until`, from
+    /// the raw logs (one file per day, named by the day).
+    fn touched_until(logs: &Path, actor: &str, from: &str, until: &str) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         for entry in std::fs::read_dir(logs).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_str().unwrap().to_string();
-            if name.as_str() < from {
+            if name.as_str() < from || &name[..10] > until {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
@@ -706,6 +712,27 @@ mod investigation {
             "-q",
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
+        // Each alert counts the customers touched since its run's onset:
+        // the day's own for a run that began that day.
+        let alerts = read_alerts(&dir.path().join("o"));
+        let mine: Vec<&Value> = alerts.iter().filter(|a| a["actor"] == actor).collect();
+        assert!(mine.len() >= 2, "{mine:?}");
+        for a in alerts
+            .iter()
+            .filter(|a| a["actor"] == actor || a["first_anomalous_day"] == a["day"])
+        {
+            let (who, from, day) = (
+                a["actor"].as_str().unwrap(),
+                a["first_anomalous_day"].as_str().unwrap(),
+                a["day"].as_str().unwrap(),
+            );
+            let since = touched_until(&logs, who, from, day).len() as u64;
+            assert_eq!(a["customers_since_onset"].as_u64(), Some(since), "{a}");
+            if from == day {
+                assert_eq!(a["customers_since_onset"], a["customers_touched"], "{a}");
+            }
+        }
+        assert!(mine.iter().any(|a| a["first_anomalous_day"] != a["day"]));
         let from_state = dir.path().join("inv-state");
         let o = leakwatch(&[
             "investigate",

@@ -134,12 +134,13 @@ pub fn alerts(
         .iter()
         .filter(|v| v.severity.is_some() && in_range(table.rows[v.row].day, settings))
         .collect();
+    // A run that began that day touched the day's distinct customers; only
+    // longer runs need the customer table.
     let windows: Vec<(String, NaiveDate, NaiveDate)> = flagged
         .iter()
-        .map(|v| {
-            let r = &table.rows[v.row];
-            (table.actors[r.actor].clone(), v.onset, r.day)
-        })
+        .map(|v| (&table.rows[v.row], v.onset))
+        .filter(|(r, onset)| *onset < r.day)
+        .map(|(r, onset)| (table.actors[r.actor].clone(), onset, r.day))
         .collect();
     let since = customers_since(tables, &windows)?;
     let mut out: Vec<Alert> = flagged
