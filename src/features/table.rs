@@ -119,7 +119,8 @@ const ROW: &str = "_row";
 /// Days of customers derived together. The id-order steps sort every
 /// customer row; a year's table sorted and grouped as one took about twice
 /// as long as its four-week spans one after another (the spans' sorts and
-/// group tables stay small), and no actor-day crosses a span.
+/// group tables stay small). No actor-day crosses a span, so the spans'
+/// values stacked are the whole table's.
 const DERIVE_SPAN_DAYS: i64 = 28;
 
 /// Consecutive `[from, until)` day ranges of `span_days` days covering the
@@ -191,22 +192,32 @@ fn order_columns(customers: LazyFrame, tickets_known: bool) -> Result<DataFrame>
 }
 
 impl Derived {
-    /// Derives the columns from a customer table.
+    /// Derives the values from a customer table, [`DERIVE_SPAN_DAYS`] at a
+    /// time.
     fn of(customers: &DataFrame, tickets_known: bool) -> Result<Derived> {
-        let columns = match day_spans(customers, DERIVE_SPAN_DAYS)?.as_slice() {
-            [] | [_] => order_columns(customers.clone().lazy(), tickets_known)?,
-            spans => {
-                let mut parts = spans.iter().map(|&(from, until)| {
-                    let in_span = col(DAY).gt_eq(lit(from)).and(col(DAY).lt(lit(until)));
-                    order_columns(customers.clone().lazy().filter(in_span), tickets_known)
-                });
-                let mut columns = parts.next().expect("two spans or more")?;
-                for part in parts {
-                    columns.vstack_mut_owned(part?)?;
-                }
-                columns
-            }
-        };
+        let spans = day_spans(customers, DERIVE_SPAN_DAYS)?;
+        if spans.len() <= 1 {
+            return Derived::of_span(customers, tickets_known);
+        }
+        let mut parts = spans.iter().map(|&(from, until)| {
+            let in_span = col(DAY).gt_eq(lit(from)).and(col(DAY).lt(lit(until)));
+            Derived::of_span(
+                &customers.clone().lazy().filter(in_span).collect()?,
+                tickets_known,
+            )
+        });
+        let mut derived = parts.next().expect("two spans or more")?;
+        for part in parts {
+            let part = part?;
+            derived.columns.vstack_mut_owned(part.columns)?;
+            derived.segments.vstack_mut_owned(part.segments)?;
+        }
+        Ok(derived)
+    }
+
+    /// Derives the values from the customers of whole actor-days.
+    fn of_span(customers: &DataFrame, tickets_known: bool) -> Result<Derived> {
+        let columns = order_columns(customers.clone().lazy(), tickets_known)?;
         // Segments of the customers judged for skew: with tickets, those no
         // ticket of the actor's covered (an agent moved to another queue
         // brings tickets for it); without, all of them.
@@ -539,13 +550,19 @@ mod tests {
     fn deriving_span_by_span_gives_what_the_whole_table_gives() {
         let table = customers(70);
         for tickets_known in [false, true] {
-            let sorted = |frame: DataFrame| frame.sort([ACTOR, DAY], Default::default()).unwrap();
-            let by_span = sorted(Derived::of(&table, tickets_known).unwrap().columns);
-            let whole = sorted(order_columns(table.clone().lazy(), tickets_known).unwrap());
-            assert_eq!(by_span.height(), 3 * 62);
-            assert!(by_span.equals_missing(&whole));
+            let by_span = Derived::of(&table, tickets_known).unwrap();
+            let whole = Derived::of_span(&table, tickets_known).unwrap();
+            let sorted =
+                |frame: DataFrame, by: &[&str]| frame.sort(by, Default::default()).unwrap();
+            let columns = sorted(by_span.columns, &[ACTOR, DAY]);
+            assert_eq!(columns.height(), 3 * 62);
+            assert!(columns.equals_missing(&sorted(whole.columns, &[ACTOR, DAY])));
+            let segments = [ACTOR, DAY, CUSTOMER_SEGMENT];
+            let by_span_segments = sorted(by_span.segments, &segments);
+            assert_eq!(by_span_segments.height(), 3 * 62);
+            assert!(by_span_segments.equals_missing(&sorted(whole.segments, &segments)));
             // Not a table of zeros: the steps were counted.
-            let steps = by_span.column(customer_order::ID_STEPS).unwrap();
+            let steps = columns.column(customer_order::ID_STEPS).unwrap();
             assert!(steps.f64().unwrap().sum().unwrap() > 1000.0);
         }
     }
