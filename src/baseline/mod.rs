@@ -19,7 +19,7 @@ pub mod drip;
 pub mod models;
 pub mod peers;
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use rayon::prelude::*;
@@ -506,7 +506,7 @@ impl<'r> Baselines<'r> {
     /// other members of the group active today (only upward: a quiet team
     /// day does not make ordinary work look unusual).
     fn adjust_for_team_surge(&self, today: &[usize], baselines: &mut [Baseline]) {
-        let mut by_group: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_group: HashMap<String, Vec<usize>> = HashMap::default();
         for (j, b) in baselines.iter().enumerate() {
             by_group.entry(b.group.clone()).or_default().push(j);
         }

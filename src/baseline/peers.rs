@@ -4,7 +4,7 @@
 //! `actor_kind`, and a group with too few established members falls back
 //! further to everyone.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -92,7 +92,7 @@ fn summary(engine: &Baselines, actor: usize, day: NaiveDate) -> MemberSummary {
         (m, v.max(floor * floor).sqrt())
     });
     let mut hours = [0.0; 24];
-    let mut segments: HashMap<Segment, f64> = HashMap::new();
+    let mut segments: HashMap<Segment, f64> = HashMap::default();
     for r in &window {
         add_hours(&mut hours, &r.hours);
         for (name, n) in r.segments.iter() {
@@ -162,7 +162,7 @@ fn group_stats<'s>(
         out.export_rate = Some(export_days / active_days);
     }
     let mut hours = [0.0; 24];
-    let mut segments: HashMap<&Segment, f64> = HashMap::new();
+    let mut segments: HashMap<&Segment, f64> = HashMap::default();
     for a in members {
         let m = of(a);
         add_hours(&mut hours, &m.hours);
@@ -226,7 +226,7 @@ impl PeerStats {
         let active: Vec<usize> = (0..engine.actors.len())
             .filter(|&a| engine.actors[a].last_active.is_some_and(|d| d >= start))
             .collect();
-        let mut team_size: HashMap<&str, usize> = HashMap::new();
+        let mut team_size: HashMap<&str, usize> = HashMap::default();
         for &a in &active {
             if let Some(t) = &engine.actors[a].team {
                 *team_size.entry(t.as_str()).or_default() += 1;
@@ -238,7 +238,7 @@ impl PeerStats {
             members: Vec::new(),
             stats: GroupStats::default(),
         }];
-        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut index: HashMap<String, usize> = HashMap::default();
         // The index of the group called `name`, added (asking `next` after
         // it) the first time it is named.
         let mut group_named = |name: String, next: usize, groups: &mut Vec<Group>| -> usize {
