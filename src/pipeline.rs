@@ -395,24 +395,8 @@ fn local_day(utc: NaiveDateTime, settings: &Settings) -> NaiveDate {
 
 /// First and last day of the actor-day table.
 fn day_range(tables: &FeatureTables) -> Result<(Option<NaiveDate>, Option<NaiveDate>)> {
-    let bounds = tables
-        .actor_days
-        .clone()
-        .lazy()
-        .select([
-            col(schema::DAY).min().cast(DataType::Int32).alias("first"),
-            col(schema::DAY).max().cast(DataType::Int32).alias("last"),
-        ])
-        .collect()?;
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
-    let day = |c: &str| -> Result<Option<NaiveDate>> {
-        Ok(bounds
-            .column(c)?
-            .i32()?
-            .get(0)
-            .map(|d| epoch + chrono::Duration::days(d as i64)))
-    };
-    Ok((day("first")?, day("last")?))
+    let bounds = features::day_bounds(&tables.actor_days)?;
+    Ok((bounds.map(|b| b.0), bounds.map(|b| b.1)))
 }
 
 /// The tables without days older than `retain_days` before the last one.

@@ -192,6 +192,29 @@ pub(crate) fn collect_streaming(frame: LazyFrame) -> Result<DataFrame> {
         .unwrap_single())
 }
 
+/// The first and last `day` of a feature table (`None` when it is empty).
+pub(crate) fn day_bounds(
+    frame: &DataFrame,
+) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>> {
+    let bounds = frame
+        .clone()
+        .lazy()
+        .select([
+            col(DAY).min().cast(DataType::Int32).alias("first"),
+            col(DAY).max().cast(DataType::Int32).alias("last"),
+        ])
+        .collect()?;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    let day = |c: &str| -> Result<Option<chrono::NaiveDate>> {
+        Ok(bounds
+            .column(c)?
+            .i32()?
+            .get(0)
+            .map(|d| epoch + chrono::Duration::days(d as i64)))
+    };
+    Ok(day("first")?.zip(day("last")?))
+}
+
 fn count_where(cond: Expr) -> Expr {
     cond.cast(DataType::Int64).sum()
 }

@@ -126,22 +126,7 @@ const DERIVE_SPAN_DAYS: i64 = 28;
 /// Consecutive `[from, until)` day ranges of `span_days` days covering the
 /// days of `frame` (none when it is empty).
 fn day_spans(frame: &DataFrame, span_days: i64) -> Result<Vec<(NaiveDate, NaiveDate)>> {
-    let bounds = frame
-        .clone()
-        .lazy()
-        .select([
-            col(DAY).min().cast(DataType::Int32).alias("first"),
-            col(DAY).max().cast(DataType::Int32).alias("last"),
-        ])
-        .collect()?;
-    let day = |c: &str| -> Result<Option<NaiveDate>> {
-        Ok(bounds
-            .column(c)?
-            .i32()?
-            .get(0)
-            .map(|d| epoch() + chrono::Duration::days(d as i64)))
-    };
-    let (Some(first), Some(last)) = (day("first")?, day("last")?) else {
+    let Some((first, last)) = day_bounds(frame)? else {
         return Ok(Vec::new());
     };
     let step = chrono::Duration::days(span_days);
